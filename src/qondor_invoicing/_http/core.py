@@ -1,0 +1,559 @@
+"""The request loop shared by both clients."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, Literal, TypeVar
+
+import anyio
+import attrs
+import httpx
+
+from ..errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+    ResponseValidationError,
+    UnexpectedRedirectError,
+    parse_error_body,
+    status_error_class,
+)
+from .auth import Auth
+from .limits import RateLimiter
+from .retry import RetryPolicy, parse_retry_after
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
+    "APIResponse",
+    "HTTPCore",
+    "NotGiven",
+    "Redactor",
+    "TimeoutTypes",
+    "logger",
+]
+
+logger = logging.getLogger("qondor_invoicing")
+
+_SELF = TypeVar("_SELF", bound="HTTPCore")
+
+
+class NotGiven:
+    """Sentinel for "argument not given", distinct from ``None`` (which means "no timeout")."""
+
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Final = NotGiven()
+
+TimeoutTypes = float | httpx.Timeout | None
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_REQUEST_ID_HEADERS: Final = (
+    "x-request-id",
+    "request-id",
+    "x-ms-request-id",
+    "apim-request-id",
+    "x-correlation-id",
+)
+_MASK: Final = "**********"
+_BODY_LOG_LIMIT: Final = 4000
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Redactor:
+    """Scrubs credential values out of any text before it is logged or raised."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Sequence[str] = ()) -> None:
+        # Very short values would mask innocent text; credentials are never that short.
+        self._secrets = tuple(sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True))
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, _MASK)
+        return text
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._secrets)} secrets)"
+
+
+@attrs.frozen(kw_only=True)
+class APIResponse:
+    """A successful response with its decoded JSON body.
+
+    Attributes:
+        status_code: The HTTP status (2xx).
+        data: The decoded JSON body, or ``None`` for an empty body.
+        text: The body as text.
+        headers: The response headers.
+        request_id: The request id the server or gateway assigned, if any.
+        method: The request method.
+        url: The request URL.
+        elapsed: Seconds from sending the request to reading the whole response.
+        attempts: How many attempts it took.
+    """
+
+    status_code: int
+    data: Any
+    text: str = attrs.field(repr=False)
+    headers: httpx.Headers = attrs.field(repr=False)
+    request_id: str | None
+    method: str
+    url: str
+    elapsed: float
+    attempts: int
+
+
+@attrs.define
+class _Shared:
+    """What every copy made by ``with_options`` shares: the connection pool and the limits."""
+
+    http_client: httpx.AsyncClient
+    rate_limiter: RateLimiter | None
+    max_concurrency: int | None
+    concurrency: anyio.CapacityLimiter | None = None
+    closed: bool = False
+
+    def concurrency_limiter(self) -> anyio.CapacityLimiter | None:
+        if self.max_concurrency is None:
+            return None
+        if self.concurrency is None:
+            # Created on first use: anyio binds it to the running event loop's backend.
+            self.concurrency = anyio.CapacityLimiter(self.max_concurrency)
+        return self.concurrency
+
+
+class HTTPCore:
+    """The request loop: retries, limits, timeouts, error mapping, logging, redaction.
+
+    One instance per client. It owns its ``httpx.AsyncClient`` unless one is injected, in
+    which case closing the core leaves the injected client open.
+
+    Args:
+        base_url: Prefix of every request path.
+        auth: Supplies the credential headers.
+        api_name: Name used in log lines (``"qondor"``, ``"qonto"``).
+        timeout: Default timeout; ``NOT_GIVEN`` uses 30 s (10 s to connect), or the
+            injected client's own timeout. ``None`` disables timeouts.
+        retry_policy: How failures are retried.
+        rate_limit: Most requests per second this client sends (token bucket), or ``None``.
+        rate_limit_burst: Bucket size of the rate limiter.
+        max_concurrency: Most requests in flight at once, or ``None``.
+        http_client: An ``httpx.AsyncClient`` to use instead of creating one.
+        transport: An ``httpx`` transport for the client this core creates (e.g.
+            ``httpx.MockTransport`` or a fake's transport).
+        headers: Headers sent with every request.
+        log_bodies: Log request and response bodies at DEBUG (credentials scrubbed).
+        sleep: The sleep used between retries (inject one so tests never wait).
+        non_json_hint: A sentence appended to the error raised for a non-JSON 2xx body.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        auth: Auth,
+        api_name: str,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        retry_policy: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        rate_limit_burst: float | None = None,
+        max_concurrency: int | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        log_bodies: bool = False,
+        sleep: Sleep | None = None,
+        non_json_hint: str | None = None,
+    ) -> None:
+        if http_client is not None and transport is not None:
+            raise ValueError("pass either http_client or transport, not both")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError("max_concurrency must be >= 1")
+        self.base_url = base_url.rstrip("/") + "/"
+        self.auth = auth
+        self.api_name = api_name
+        self.retry_policy = retry_policy if retry_policy is not None else RetryPolicy()
+        self.headers = dict(headers or {})
+        self.log_bodies = log_bodies
+        self.sleep: Sleep = sleep or anyio.sleep
+        self.non_json_hint = non_json_hint
+        self.redact = Redactor(auth.secrets())
+        owns = http_client is None
+        if http_client is None:
+            http_client = httpx.AsyncClient(
+                transport=transport,
+                timeout=DEFAULT_TIMEOUT,
+                follow_redirects=False,
+                verify=True,
+            )
+        self.timeout: TimeoutTypes | NotGiven = timeout
+        self._owns_client = owns
+        self._shared = _Shared(
+            http_client=http_client,
+            rate_limiter=RateLimiter(rate_limit, burst=rate_limit_burst) if rate_limit else None,
+            max_concurrency=max_concurrency,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"HTTPCore(api={self.api_name!r}, base_url={self.base_url!r}, "
+            f"retry_policy={self.retry_policy!r}, rate_limiter={self._shared.rate_limiter!r}, "
+            f"max_concurrency={self._shared.max_concurrency!r})"
+        )
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The underlying ``httpx.AsyncClient``."""
+        return self._shared.http_client
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        """The shared client-side rate limiter, if any."""
+        return self._shared.rate_limiter
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the owning client was closed."""
+        return self._shared.closed or self._shared.http_client.is_closed
+
+    def copy(
+        self: _SELF,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        retry_policy: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        log_bodies: bool | None = None,
+    ) -> _SELF:
+        """Return a copy with some options changed, sharing the connection pool and limits."""
+        new = copy.copy(self)
+        # A copy shares the pool and limits, and never closes what it does not own.
+        new._owns_client = False
+        if not isinstance(timeout, NotGiven):
+            new.timeout = timeout
+        if retry_policy is not None:
+            new.retry_policy = retry_policy
+        if headers is not None:
+            new.headers = {**self.headers, **headers}
+        if log_bodies is not None:
+            new.log_bodies = log_bodies
+        return new
+
+    async def aclose(self) -> None:
+        """Close the connection pool, if this core created it."""
+        if self._owns_client:
+            self._shared.closed = True
+            await self._shared.http_client.aclose()
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.base_url + path.lstrip("/")
+
+    def _timeout(self, timeout: TimeoutTypes | NotGiven) -> Any:
+        if not isinstance(timeout, NotGiven):
+            return timeout
+        if not isinstance(self.timeout, NotGiven):
+            return self.timeout
+        return httpx.USE_CLIENT_DEFAULT
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json_body: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        safe_to_repeat: bool | None = None,
+        allow_empty: bool = False,
+    ) -> APIResponse:
+        """Send a request, retrying per policy, and return its decoded JSON response.
+
+        Args:
+            method: HTTP method.
+            path: Path relative to the base URL (or an absolute URL on the same API).
+            params: Query parameters.
+            json_body: A JSON request body.
+            data: Form fields (multipart when ``files`` is given).
+            files: Multipart files, as ``httpx`` accepts them.
+            headers: Extra headers for this request.
+            timeout: Timeout for this call; ``NOT_GIVEN`` uses the client's.
+            safe_to_repeat: Whether the request may be repeated blindly. Defaults to
+                ``True`` for GET/HEAD/OPTIONS and ``False`` otherwise. Requests that are
+                not safe are retried only when they provably never reached the server
+                (connection not established, 429).
+            allow_empty: Accept an empty 2xx body (``data`` is then ``None``).
+
+        Returns:
+            The response.
+
+        Raises:
+            APIStatusError: A non-2xx answer (the subclass names the status family).
+            APIConnectionError: The request did not complete.
+            ResponseValidationError: A 2xx answer whose body is not JSON.
+        """
+        method = method.upper()
+        if safe_to_repeat is None:
+            safe_to_repeat = method in _SAFE_METHODS
+        url = self._url(path)
+        policy = self.retry_policy
+        shared = self._shared
+        retries = 0
+        refreshed = False
+        started = anyio.current_time()
+        while True:
+            attempt = retries + 1
+            request_headers = {**self.headers, **(await self.auth.headers()), **(headers or {})}
+            request = shared.http_client.build_request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                data=data,
+                files=files,
+                headers=request_headers,
+                timeout=self._timeout(timeout),
+            )
+            log_url = self.redact(str(request.url))
+            if self.log_bodies and logger.isEnabledFor(logging.DEBUG):
+                self._log_body("request", method, log_url, request.content)
+            if shared.rate_limiter is not None:
+                await shared.rate_limiter.acquire()
+            t0 = anyio.current_time()
+            try:
+                async with _limit(shared.concurrency_limiter()):
+                    response = await shared.http_client.send(request, follow_redirects=False)
+            except httpx.RequestError as exc:
+                error = self._connection_error(exc, method, log_url)
+                elapsed_ms = (anyio.current_time() - t0) * 1000
+                logger.debug(
+                    "%s %s %s failed: %s (attempt %d, %.1f ms)",
+                    self.api_name,
+                    method,
+                    log_url,
+                    type(exc).__name__,
+                    attempt,
+                    elapsed_ms,
+                )
+                may_retry = policy.retry_connection_errors and (
+                    safe_to_repeat or not error.request_sent
+                )
+                if may_retry and retries < policy.max_retries:
+                    retries += 1
+                    delay = policy.backoff(retries)
+                    self._log_retry(method, log_url, attempt, delay, str(error))
+                    await self.sleep(delay)
+                    continue
+                raise error from exc
+
+            elapsed_ms = (anyio.current_time() - t0) * 1000
+            request_id = _request_id(response.headers)
+            logger.debug(
+                "%s %s %s -> %d (attempt %d, %.1f ms, request id %s)",
+                self.api_name,
+                method,
+                log_url,
+                response.status_code,
+                attempt,
+                elapsed_ms,
+                request_id,
+            )
+            if self.log_bodies and logger.isEnabledFor(logging.DEBUG):
+                self._log_body("response", method, log_url, response.content)
+
+            status = response.status_code
+            if 200 <= status < 300:
+                return self._success(
+                    response, method, log_url, request_id, allow_empty, started, attempt
+                )
+            if status == 401 and not refreshed and await self.auth.refresh():
+                # New credentials: one more try, not counted against the retry budget.
+                refreshed = True
+                self.redact = Redactor(self.auth.secrets())
+                continue
+            error_headers = response.headers
+            retryable = status in policy.retryable_statuses or (
+                # Azure API Management answers 403 + Retry-After when a quota is exhausted.
+                status == 403 and "retry-after" in error_headers
+            )
+            if retryable and not safe_to_repeat:
+                # The gateway refused these before the backend saw them.
+                retryable = status == 429 or status == 403
+            if retryable and retries < policy.max_retries:
+                wait = policy.delay(retries + 1, error_headers)
+                if wait is not None:
+                    retries += 1
+                    self._log_retry(method, log_url, attempt, wait, f"status {status}")
+                    await self.sleep(wait)
+                    continue
+            raise self._status_error(response, method, log_url, request_id)
+
+    def _success(
+        self,
+        response: httpx.Response,
+        method: str,
+        url: str,
+        request_id: str | None,
+        allow_empty: bool,
+        started: float,
+        attempts: int,
+    ) -> APIResponse:
+        content = response.content
+        content_type = response.headers.get("content-type", "")
+        data: Any = None
+        if not content.strip():
+            if not allow_empty:
+                raise ResponseValidationError(
+                    f"{method} {url} answered {response.status_code} with an empty body "
+                    "where JSON was expected",
+                    body="",
+                    method=method,
+                    url=url,
+                    status_code=response.status_code,
+                    content_type=content_type,
+                )
+        else:
+            looks_html = "html" in content_type.lower() or content.lstrip()[:1] == b"<"
+            try:
+                data = None if looks_html else json.loads(content)
+            except ValueError:
+                looks_html = True
+            if looks_html:
+                text = self.redact(response.text)
+                kind = content_type or "an unknown content type"
+                message = (
+                    f"{method} {url} answered {response.status_code} with {kind} "
+                    "where JSON was expected"
+                )
+                if self.non_json_hint:
+                    message = f"{message}. {self.non_json_hint}"
+                raise ResponseValidationError(
+                    message,
+                    body=text,
+                    method=method,
+                    url=url,
+                    status_code=response.status_code,
+                    content_type=content_type,
+                )
+        return APIResponse(
+            status_code=response.status_code,
+            data=data,
+            text=response.text,
+            headers=response.headers,
+            request_id=request_id,
+            method=method,
+            url=url,
+            elapsed=anyio.current_time() - started,
+            attempts=attempts,
+        )
+
+    def _status_error(
+        self, response: httpx.Response, method: str, url: str, request_id: str | None
+    ) -> APIStatusError:
+        status = response.status_code
+        body = parse_error_body(self.redact(response.text), response.headers.get("content-type"))
+        request_id = request_id or body.trace_id
+        cls = status_error_class(status)
+        reason = response.reason_phrase or ""
+        summary = body.summary()
+        message = f"{method} {url} -> {status} {reason}".rstrip()
+        kwargs: dict[str, Any] = {
+            "status_code": status,
+            "method": method,
+            "url": url,
+            "request_id": request_id,
+            "body": body,
+            "headers": response.headers,
+        }
+        if cls is UnexpectedRedirectError:
+            location = response.headers.get("location")
+            message += f": redirect to {location or '(no Location)'} not followed"
+            return UnexpectedRedirectError(message, location=location, **kwargs)
+        if summary:
+            message += f": {summary}"
+        if request_id:
+            message += f" (request id {request_id})"
+        if cls is RateLimitError:
+            return RateLimitError(
+                message, retry_after=parse_retry_after(response.headers), **kwargs
+            )
+        return cls(message, **kwargs)
+
+    def _connection_error(
+        self, exc: httpx.RequestError, method: str, url: str
+    ) -> APIConnectionError:
+        # A connection that was never opened (or a pool slot never obtained) means the
+        # server cannot have seen the request; anything later is ambiguous.
+        not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        detail = self.redact(str(exc)) or type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            return APITimeoutError(
+                f"{method} {url} timed out ({type(exc).__name__}: {detail})",
+                method=method,
+                url=url,
+                request_sent=not not_sent,
+            )
+        return APIConnectionError(
+            f"{method} {url} failed: {type(exc).__name__}: {detail}",
+            method=method,
+            url=url,
+            request_sent=not not_sent,
+        )
+
+    def _log_retry(self, method: str, url: str, attempt: int, delay: float, why: str) -> None:
+        logger.info(
+            "%s %s %s: retrying in %.2f s after attempt %d (%s)",
+            self.api_name,
+            method,
+            url,
+            delay,
+            attempt,
+            why,
+        )
+
+    def _log_body(self, what: str, method: str, url: str, content: bytes) -> None:
+        text = self.redact(content.decode("utf-8", errors="replace"))
+        if len(text) > _BODY_LOG_LIMIT:
+            text = text[:_BODY_LOG_LIMIT] + f"... ({len(text)} chars)"
+        logger.debug("%s %s %s %s body: %s", self.api_name, method, url, what, text)
+
+
+def _request_id(headers: httpx.Headers) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value: str | None = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+@contextlib.asynccontextmanager
+async def _limit(limiter: anyio.CapacityLimiter | None) -> AsyncIterator[None]:
+    if limiter is None:
+        yield
+    else:
+        async with limiter:
+            yield

@@ -1,0 +1,436 @@
+"""One exception tree for both APIs.
+
+```
+InvoicingError
+├── ConfigurationError            bad client configuration (missing credentials, ...)
+├── InvalidInputError             an argument was refused before anything was sent
+├── IllegalTransitionError        a state change the rule table refuses; nothing was sent
+└── APIError                      something went wrong talking to an API
+    ├── APIConnectionError        the request did not complete (DNS, TLS, reset, ...)
+    │   └── APITimeoutError
+    ├── ResponseValidationError   a 2xx answer whose body is not what the API promises
+    └── APIStatusError            the API answered with an error status
+        ├── UnexpectedRedirectError   3xx (never followed: credentials stay on the host)
+        ├── BadRequestError           400
+        ├── AuthenticationError       401
+        ├── PermissionDeniedError     403
+        ├── NotFoundError             404
+        ├── ConflictError             409
+        ├── UnprocessableEntityError  422
+        ├── RateLimitError            429
+        └── InternalServerError       >= 500
+```
+
+Every error that concerns a request names its method and URL; none ever contains a
+credential (the clients send credentials only in headers, and headers are never part of an
+error's text).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ErrorBody",
+    "ErrorDetail",
+    "IllegalTransitionError",
+    "InternalServerError",
+    "InvalidInputError",
+    "InvoicingError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "UnexpectedRedirectError",
+    "UnprocessableEntityError",
+    "parse_error_body",
+]
+
+
+class InvoicingError(Exception):
+    """Base class of every exception this library raises on purpose."""
+
+
+class ConfigurationError(InvoicingError, ValueError):
+    """The client was configured in a way that cannot work (e.g. no credentials)."""
+
+
+class InvalidInputError(InvoicingError, ValueError):
+    """An argument was refused before any request was sent.
+
+    Attributes:
+        field: The name of the argument that was refused.
+        value: The refused value (never a credential).
+    """
+
+    def __init__(self, field: str, message: str, *, value: object = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.value = value
+
+
+class IllegalTransitionError(InvoicingError):
+    """A state change that the rule table refuses. Nothing was sent.
+
+    Attributes:
+        action: The refused action (an ``InvoiceAction`` or ``SupplierInvoiceAction``).
+        state: The current state (``InvoiceState``) or status (``SupplierInvoiceStatus``).
+        kind: The payment kind for Qondor invoices, ``None`` where it does not apply.
+        invoice_id: The id of the record the action was meant for.
+        reason: A sentence a person understands, e.g. "credit card payments cannot be
+            manually set as paid".
+    """
+
+    def __init__(
+        self,
+        *,
+        action: object,
+        state: object,
+        reason: str,
+        invoice_id: int | str | None = None,
+        kind: object = None,
+    ) -> None:
+        self.action = action
+        self.state = state
+        self.kind = kind
+        self.invoice_id = invoice_id
+        self.reason = reason
+        subject = f"invoice {invoice_id}" if invoice_id is not None else "invoice"
+        action_name = getattr(action, "name", action)
+        super().__init__(f"cannot {action_name} {subject}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_illegal,
+            (self.action, self.state, self.reason, self.invoice_id, self.kind),
+        )
+
+
+def _rebuild_illegal(
+    action: object, state: object, reason: str, invoice_id: int | str | None, kind: object
+) -> IllegalTransitionError:
+    return IllegalTransitionError(
+        action=action, state=state, reason=reason, invoice_id=invoice_id, kind=kind
+    )
+
+
+@attrs.frozen(kw_only=True)
+class ErrorDetail:
+    """One problem reported in an error body.
+
+    Attributes:
+        message: The human-readable message.
+        field: The field or parameter it concerns (as the API spells it), if any.
+        code: A machine-readable code (Qonto), if any.
+    """
+
+    message: str
+    field: str | None = None
+    code: str | None = None
+
+
+ErrorFormat = Literal["problem_details", "apim", "qonto", "json", "text", "empty"]
+
+
+@attrs.frozen(kw_only=True)
+class ErrorBody:
+    """An error response body, parsed where its shape is known.
+
+    Attributes:
+        format: Which shape was recognised: ASP.NET ``problem_details`` (Qondor), Azure
+            API Management ``apim`` (``{statusCode, message}``), ``qonto``
+            (``{"errors": [{code, detail, source}]}``), other ``json``, ``text`` or
+            ``empty``.
+        title: The headline message, if the body has one.
+        details: Every individual problem the body lists.
+        trace_id: A server trace id found in the body (ProblemDetails ``traceId``).
+        raw: The body as text, exactly as received (nothing is lost).
+        data: The decoded JSON value, when the body was JSON.
+    """
+
+    format: ErrorFormat
+    title: str | None = None
+    details: tuple[ErrorDetail, ...] = ()
+    trace_id: str | None = None
+    raw: str = ""
+    data: Any = None
+
+    def summary(self) -> str:
+        """Return a one-line description of the body."""
+        parts: list[str] = []
+        if self.title:
+            parts.append(self.title)
+        for d in self.details:
+            label = d.field or d.code
+            parts.append(f"{label}: {d.message}" if label else d.message)
+        if not parts and self.raw:
+            text = " ".join(self.raw.split())
+            parts.append(text[:200] + ("..." if len(text) > 200 else ""))
+        return "; ".join(parts)
+
+
+def parse_error_body(text: str, content_type: str | None = None) -> ErrorBody:
+    """Parse an error response body into an `ErrorBody`, keeping the raw text.
+
+    Args:
+        text: The response body.
+        content_type: The response's ``Content-Type`` header, if any.
+
+    Returns:
+        The parsed body. Unknown shapes keep their decoded JSON in ``data``; non-JSON
+        bodies are kept as ``text``.
+    """
+    if not text.strip():
+        return ErrorBody(format="empty", raw=text)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ErrorBody(format="text", raw=text)
+    if isinstance(data, Mapping):
+        return _parse_mapping(data, text)
+    return ErrorBody(format="json", raw=text, data=data)
+
+
+def _parse_mapping(data: Mapping[str, Any], text: str) -> ErrorBody:
+    errors = data.get("errors")
+    # Qonto: {"errors": [{"code", "detail", "source": {"pointer"|"parameter"}}]}
+    if isinstance(errors, Sequence) and not isinstance(errors, str):
+        details = []
+        for item in errors:
+            if not isinstance(item, Mapping):
+                details.append(ErrorDetail(message=str(item)))
+                continue
+            source = item.get("source")
+            field = None
+            if isinstance(source, Mapping):
+                field = source.get("parameter") or source.get("pointer")
+            message = item.get("detail") or item.get("message") or item.get("title") or ""
+            details.append(
+                ErrorDetail(
+                    message=str(message),
+                    field=str(field) if field is not None else None,
+                    code=str(item["code"]) if item.get("code") is not None else None,
+                )
+            )
+        return ErrorBody(format="qonto", details=tuple(details), raw=text, data=data)
+    # ASP.NET Core (Validation)ProblemDetails: type/title/status/traceId/errors{Field: [msg]}
+    if "title" in data and ("type" in data or "status" in data or "traceId" in data):
+        details = []
+        if isinstance(errors, Mapping):
+            for field, messages in errors.items():
+                if isinstance(messages, Sequence) and not isinstance(messages, str):
+                    details.extend(ErrorDetail(message=str(m), field=str(field)) for m in messages)
+                else:
+                    details.append(ErrorDetail(message=str(messages), field=str(field)))
+        detail = data.get("detail")
+        if detail and not details:
+            details.append(ErrorDetail(message=str(detail)))
+        trace = data.get("traceId")
+        return ErrorBody(
+            format="problem_details",
+            title=str(data.get("title")),
+            details=tuple(details),
+            trace_id=str(trace) if trace is not None else None,
+            raw=text,
+            data=data,
+        )
+    # Azure API Management: {"statusCode": 401, "message": "Access denied ..."}
+    if "statusCode" in data and "message" in data:
+        return ErrorBody(format="apim", title=str(data["message"]), raw=text, data=data)
+    # Flat {"code", "message"} (seen on some Qonto endpoints) or {"message"}
+    message = data.get("message") or data.get("error_description") or data.get("error")
+    if message is not None:
+        code = data.get("code")
+        return ErrorBody(
+            format="json",
+            title=str(message),
+            details=(ErrorDetail(message=str(message), code=str(code)),) if code else (),
+            raw=text,
+            data=data,
+        )
+    return ErrorBody(format="json", raw=text, data=data)
+
+
+class APIError(InvoicingError):
+    """Something went wrong while talking to an API.
+
+    Attributes:
+        method: The HTTP method of the request.
+        url: The request URL (credentials are never part of it).
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+
+
+class APIConnectionError(APIError):
+    """The request did not complete: DNS, TLS, refused or reset connection, protocol error.
+
+    Attributes:
+        request_sent: ``False`` when the request provably never reached the server (e.g. the
+            connection could not be opened); ``True`` when it may have been received and
+            acted upon, so a state change may or may not have happened.
+    """
+
+    def __init__(
+        self,
+        message: str = "Connection error.",
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        request_sent: bool = True,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.request_sent = request_sent
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out (connect, write, read or pool timeout)."""
+
+
+class ResponseValidationError(APIError):
+    """A successful (2xx) response whose body does not have the expected shape.
+
+    Raised for bodies that are not JSON (e.g. an HTML login page from Qonto's sandbox when
+    the staging token is missing) and for JSON that cannot be converted into the model.
+
+    Attributes:
+        errors: Readable descriptions of each problem, with their paths
+            (e.g. ``"invalid value for type, expected Decimal @ $.total_amount.value"``).
+        body: The raw body text, exactly as received.
+        status_code: The HTTP status of the response.
+        content_type: The response's ``Content-Type``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Sequence[str] = (),
+        body: str = "",
+        method: str | None = None,
+        url: str | None = None,
+        status_code: int | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        full = message if not errors else f"{message}: " + "; ".join(errors)
+        super().__init__(full, method=method, url=url)
+        self.errors = tuple(errors)
+        self.body = body
+        self.status_code = status_code
+        self.content_type = content_type
+
+
+class APIStatusError(APIError):
+    """The API answered with a non-success status.
+
+    Attributes:
+        status_code: The HTTP status.
+        request_id: The request id the server or gateway assigned, if it sent one.
+        body: The parsed error body (`ErrorBody`); ``body.raw`` is the text as received.
+        headers: The response headers (credentials are request headers, never these).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        method: str | None = None,
+        url: str | None = None,
+        request_id: str | None = None,
+        body: ErrorBody | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.body = body if body is not None else ErrorBody(format="empty")
+        self.headers: Mapping[str, str] = dict(headers or {})
+
+
+class UnexpectedRedirectError(APIStatusError):
+    """The API answered with a redirect, which is never followed.
+
+    Attributes:
+        location: The ``Location`` the server pointed to.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = location
+
+
+class BadRequestError(APIStatusError):
+    """400: the API refused the request (validation or business rule)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: missing, invalid or expired credentials."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the credentials are valid but not allowed to do this (or a quota is exhausted)."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such record (Qondor also answers 404 when a permission guard hides it)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the current state of the record."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the request is well-formed but semantically invalid."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests.
+
+    Attributes:
+        retry_after: Seconds the server asked to wait, when it said so.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """5xx: the server failed. A state change may or may not have been applied."""
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """Return the exception class for an HTTP status code."""
+    if 300 <= status_code < 400:
+        return UnexpectedRedirectError
+    if status_code >= 500:
+        return InternalServerError
+    return _STATUS_CLASSES.get(status_code, APIStatusError)

@@ -1,0 +1,65 @@
+"""Money as an exact decimal amount with its currency."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import attrs
+
+__all__ = ["Money"]
+
+
+def _to_decimal(value: Decimal | int | str) -> Decimal:
+    if isinstance(value, (bool, float)):
+        # Floats carry binary rounding errors and bools are ints by accident: refuse both.
+        raise TypeError(f"Money amount must be Decimal, int or str, not {type(value).__name__}")
+    try:
+        result = Decimal(value)
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError(f"invalid money amount: {value!r}") from exc
+    if not result.is_finite():
+        raise ValueError(f"money amount must be finite, not {value!r}")
+    return result
+
+
+def _check_currency(instance: Money, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("currency must be a non-empty string such as 'EUR'")
+
+
+@attrs.frozen
+class Money:
+    """An amount of money: an exact `Decimal` and an ISO 4217 currency code.
+
+    Floats are refused on purpose; build amounts from strings (``Money("22.10", "EUR")``)
+    or Decimals.
+
+    Attributes:
+        amount: The amount, never a float.
+        currency: The currency code, e.g. ``"EUR"`` or ``"NOK"``.
+    """
+
+    amount: Decimal = attrs.field(converter=_to_decimal)
+    currency: str = attrs.field(validator=_check_currency)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __add__(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            return NotImplemented
+        self._same_currency(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            return NotImplemented
+        self._same_currency(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot combine {self.currency} and {other.currency}")
