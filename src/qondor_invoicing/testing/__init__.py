@@ -1,0 +1,19 @@
+"""Stateful offline fakes of both APIs, for this library's tests and for yours.
+
+Each fake is a small in-memory server with the real API's routes, rules, error bodies and
+rate limits, plus fault injection. Plug one into a client with ``transport=fake.transport``.
+"""
+
+from ._server import FakeRequest as FakeRequest
+from ._server import FakeResponse as FakeResponse
+from ._server import FaultKind as FaultKind
+from ._server import Faults as Faults
+from ._server import RecordedRequest as RecordedRequest
+
+__all__ = [
+    "FakeRequest",
+    "FakeResponse",
+    "FaultKind",
+    "Faults",
+    "RecordedRequest",
+]
