@@ -35,7 +35,6 @@ from .money import Money as Money
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -51,6 +50,7 @@ __all__ = [
     "InvalidInputError",
     "InvoicingError",
     "Money",
+    "NOT_GIVEN",
     "NotFoundError",
     "NotGiven",
     "PermissionDeniedError",
