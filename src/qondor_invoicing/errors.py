@@ -56,6 +56,7 @@ __all__ = [
     "UnexpectedRedirectError",
     "UnprocessableEntityError",
     "parse_error_body",
+    "status_error_class",
 ]
 
 
