@@ -1,0 +1,313 @@
+"""The journal's invariants, on every backend."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import anyio
+import pytest
+
+from qondor_invoicing.reconcile.journal import (
+    Journal,
+    JournalAction,
+    JournalConflictError,
+    JournalEventKind,
+    JournalLockedError,
+    JournalOutcome,
+    LeaseLostError,
+    MemoryJournal,
+    SqliteJournal,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def journal(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: Clock
+) -> AsyncIterator[Journal]:
+    if request.param == "memory":
+        async with MemoryJournal(clock=clock) as j:
+            yield j
+    else:
+        async with SqliteJournal(tmp_path / "journal.db", clock=clock) as sj:
+            yield sj
+
+
+async def test_implements_protocol(journal: Journal) -> None:
+    assert isinstance(journal, Journal)
+
+
+async def test_book_cycle(journal: Journal) -> None:
+    assert await journal.claim("1", "w1", 60)
+    entry = await journal.record_intent(
+        "1", JournalAction.BOOK, owner="w1", invoice_id=1, kind="InvoiceSpecification"
+    )
+    assert entry.unfinished
+    assert entry.intent is JournalAction.BOOK
+    assert [e.payment_key for e in await journal.unfinished()] == ["1"]
+    entry = await journal.record_reference("1", "FIN-1", owner="w1")
+    assert entry.external_reference == "FIN-1"
+    # The same reference again is a no-op, not a conflict.
+    await journal.record_reference("1", "FIN-1", owner="w1")
+    entry = await journal.record_outcome("1", JournalOutcome.PROCESSED, owner="w1", invoice_id=1)
+    await journal.release("1", "w1")
+    assert not entry.unfinished
+    assert entry.outcome is JournalOutcome.PROCESSED
+    assert entry.external_reference == "FIN-1"
+    assert entry.kind == "InvoiceSpecification"
+    assert await journal.unfinished() == []
+    processed = await journal.entries(outcome=JournalOutcome.PROCESSED)
+    assert [e.payment_key for e in processed] == ["1"]
+    assert await journal.entries(outcome=JournalOutcome.FAILED) == []
+    kinds = [e.kind for e in await journal.history("1")]
+    assert kinds == [
+        JournalEventKind.INTENT,
+        JournalEventKind.REFERENCE,
+        JournalEventKind.REFERENCE,
+        JournalEventKind.OUTCOME,
+    ]
+    assert await journal.get("1") == entry
+
+
+async def test_reference_is_write_once(journal: Journal) -> None:
+    await journal.claim("1", "w1", 60)
+    await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    await journal.record_reference("1", "FIN-1", owner="w1")
+    with pytest.raises(JournalConflictError, match="idempotent"):
+        await journal.record_reference("1", "FIN-2", owner="w1")
+    # Resuming the same BOOK intent keeps the reference.
+    entry = await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    assert entry.external_reference == "FIN-1"
+    assert entry.attempts == 2
+    with pytest.raises(JournalConflictError, match="is recorded"):
+        await journal.record_outcome(
+            "1", JournalOutcome.PROCESSED, owner="w1", invoice_id=1, external_reference="X"
+        )
+    assert (await journal.get("1")).external_reference == "FIN-1"  # type: ignore[union-attr]
+
+
+async def test_booked_payment_cannot_be_failed(journal: Journal) -> None:
+    await journal.claim("1", "w1", 60)
+    await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    await journal.record_reference("1", "FIN-1", owner="w1")
+    with pytest.raises(JournalConflictError, match="cannot be set as failed"):
+        await journal.record_intent(
+            "1", JournalAction.FAIL, owner="w1", invoice_id=1, failure_message="nope"
+        )
+    with pytest.raises(JournalConflictError, match="cannot settle"):
+        await journal.record_intent("1", JournalAction.SETTLE, owner="w1", invoice_id=1)
+
+
+async def test_processed_needs_a_reference(journal: Journal) -> None:
+    await journal.claim("1", "w1", 60)
+    await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    with pytest.raises(JournalConflictError, match="needs an external reference"):
+        await journal.record_outcome("1", JournalOutcome.PROCESSED, owner="w1", invoice_id=1)
+    # Closing from Qondor's state (crash after SetAsProcessed) supplies it.
+    entry = await journal.record_outcome(
+        "1", JournalOutcome.PROCESSED, owner="w1", invoice_id=1, external_reference="FIN-9"
+    )
+    assert entry.external_reference == "FIN-9"
+
+
+async def test_outcome_must_match_intent(journal: Journal) -> None:
+    await journal.claim("1", "w1", 60)
+    await journal.record_intent(
+        "1", JournalAction.FAIL, owner="w1", invoice_id=1, failure_message="bad"
+    )
+    with pytest.raises(JournalConflictError, match="does not close"):
+        await journal.record_outcome("1", JournalOutcome.PAID, owner="w1", invoice_id=1)
+    entry = await journal.record_outcome("1", JournalOutcome.FAILED, owner="w1", invoice_id=1)
+    assert entry.failure_message == "bad"
+
+
+async def test_fail_needs_a_message(journal: Journal) -> None:
+    await journal.claim("1", "w1", 60)
+    with pytest.raises(JournalConflictError, match="needs a message"):
+        await journal.record_intent("1", JournalAction.FAIL, owner="w1", invoice_id=1)
+    assert await journal.get("1") is None
+
+
+async def test_settle_cycle_keeps_reference_and_evidence(journal: Journal) -> None:
+    await journal.claim("1", "w1", 60)
+    await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    await journal.record_reference("1", "FIN-1", owner="w1")
+    await journal.record_outcome("1", JournalOutcome.PROCESSED, owner="w1", invoice_id=1)
+    entry = await journal.record_intent(
+        "1",
+        JournalAction.SETTLE,
+        owner="w1",
+        invoice_id=1,
+        paid_date=date(2024, 2, 10),
+        evidence="si-1",
+    )
+    assert entry.external_reference == "FIN-1"
+    entry = await journal.record_outcome("1", JournalOutcome.PAID, owner="w1", invoice_id=1)
+    assert (entry.paid_date, entry.evidence, entry.outcome) == (
+        date(2024, 2, 10),
+        "si-1",
+        JournalOutcome.PAID,
+    )
+
+
+async def test_new_book_cycle_starts_without_reference(journal: Journal) -> None:
+    # A payment an administrator returned to the queue is booked again from scratch.
+    await journal.claim("1", "w1", 60)
+    await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    await journal.record_reference("1", "FIN-1", owner="w1")
+    await journal.record_outcome("1", JournalOutcome.PROCESSED, owner="w1", invoice_id=1)
+    entry = await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    assert entry.external_reference is None
+    details = [e.detail for e in await journal.history("1")]
+    assert "FIN-1" in details
+
+
+async def test_errors_keep_the_intent_open(journal: Journal) -> None:
+    await journal.claim("1", "w1", 60)
+    with pytest.raises(JournalConflictError, match="never seen"):
+        await journal.record_error("1", "boom", owner="w1")
+    await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    entry = await journal.record_error("1", "finance system down", owner="w1")
+    assert entry.unfinished
+    assert entry.last_error == "finance system down"
+    assert (await journal.unfinished())[0].last_error == "finance system down"
+
+
+async def test_claims_are_exclusive_and_leased(journal: Journal, clock: Clock) -> None:
+    assert await journal.claim("1", "w1", 10)
+    assert not await journal.claim("1", "w2", 10)
+    assert await journal.claim("1", "w1", 10)  # renewal
+    clock.now += 9
+    assert not await journal.claim("1", "w2", 10)
+    clock.now += 2
+    assert await journal.claim("1", "w2", 10)  # takeover after expiry
+    assert [e.kind for e in await journal.history("1")] == [JournalEventKind.TAKEOVER]
+    assert not await journal.claim("1", "w1", 10)
+    await journal.release("1", "w1")  # not the holder: nothing happens
+    assert not await journal.claim("1", "w1", 10)
+    await journal.release("1", "w2")
+    assert await journal.claim("1", "w1", 10)
+    with pytest.raises(ValueError, match="lease_seconds"):
+        await journal.claim("1", "w1", 0)
+
+
+async def test_writes_are_fenced(journal: Journal, clock: Clock) -> None:
+    with pytest.raises(LeaseLostError, match="not claimed"):
+        await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    await journal.claim("1", "w1", 10)
+    await journal.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+    clock.now += 20
+    # A lapsed lease nobody took over still counts as held.
+    await journal.record_reference("1", "FIN-1", owner="w1")
+    assert await journal.claim("1", "w2", 10)
+    with pytest.raises(LeaseLostError, match="held by 'w2'") as info:
+        await journal.record_outcome("1", JournalOutcome.PROCESSED, owner="w1", invoice_id=1)
+    assert info.value.holder == "w2"
+    entry = await journal.get("1")
+    assert entry is not None
+    assert entry.unfinished
+    # The successor resumes with the reference its predecessor recorded.
+    entry = await journal.record_intent("1", JournalAction.BOOK, owner="w2", invoice_id=1)
+    assert entry.external_reference == "FIN-1"
+
+
+async def test_concurrent_claims_one_winner(journal: Journal) -> None:
+    winners: list[str] = []
+
+    async def worker(name: str) -> None:
+        if await journal.claim("1", name, 60):
+            winners.append(name)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(worker, f"w{i}")
+    assert len(winners) == 1
+
+
+async def test_sqlite_survives_reopen(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "j.db"
+    async with SqliteJournal(path, clock=clock) as j:
+        await j.claim("7", "w1", 60)
+        await j.record_intent("7", JournalAction.BOOK, owner="w1", invoice_id=7)
+        await j.record_reference("7", "FIN-7", owner="w1")
+    # A new process (same file) sees the open intent and its reference, and the dead
+    # owner's claim is gone because the exclusive lock proves the owner is gone.
+    async with SqliteJournal(path, clock=clock) as j:
+        (entry,) = await j.unfinished()
+        assert (entry.invoice_id, entry.intent, entry.external_reference) == (
+            7,
+            JournalAction.BOOK,
+            "FIN-7",
+        )
+        assert await j.claim("7", "w2", 60)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+async def test_sqlite_shared_mode_keeps_claims(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "j.db"
+    async with SqliteJournal(path, exclusive=False, clock=clock) as a:
+        assert await a.claim("7", "w1", 60)
+        async with SqliteJournal(path, exclusive=False, clock=clock) as b:
+            assert not await b.claim("7", "w2", 60)
+            clock.now += 61
+            assert await b.claim("7", "w2", 60)
+
+
+async def test_sqlite_exclusive_lock(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    async with SqliteJournal(path) as j:
+        await j.get("x")
+        other = SqliteJournal(path)
+        with pytest.raises(JournalLockedError, match="another process"):
+            await other.get("x")
+    # Released on close.
+    async with SqliteJournal(path) as j:
+        assert await j.get("x") is None
+
+
+async def test_sqlite_closed(tmp_path: Path) -> None:
+    j = SqliteJournal(tmp_path / "j.db")
+    await j.aclose()
+    await j.aclose()
+    with pytest.raises(Exception, match="is closed"):
+        await j.get("x")
+
+
+async def test_sqlite_refuses_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(Exception, match="newer version"):
+        async with SqliteJournal(path):
+            pass
+    # The failed open released its lock.
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=0")
+    conn.close()
+    async with SqliteJournal(path) as j:
+        assert await j.unfinished() == []
+
+
+def test_sqlite_rejects_bad_synchronous(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="synchronous"):
+        SqliteJournal(tmp_path / "j.db", synchronous="OFF")
