@@ -22,6 +22,21 @@ S = TypeVar("S")
 K = TypeVar("K")
 
 
+def _frozen(values: Iterable[S]) -> frozenset[S]:
+    # A typed converter: ``converter=frozenset`` leaves mypy unable to infer ``S``.
+    return frozenset(values)
+
+
+def _format_reason(reason: str, **values: str) -> str:
+    try:
+        return reason.format(**values)
+    except (KeyError, IndexError, ValueError):
+        # A reason with other braces in it: substitute what we know, keep the rest as is.
+        for name, value in values.items():
+            reason = reason.replace("{" + name + "}", value)
+        return reason
+
+
 def describe(value: object) -> str:
     """Return a value as people read it: enum members by their name in lower case."""
     if isinstance(value, enum.Enum):
@@ -43,17 +58,18 @@ class Rule(Generic[A, S, K]):
         refused_state_reason: Why the action is refused from any other state; may use
             ``{state}`` (e.g. "only processed payments can be set as paid, this one is
             {state}").
-        refused_kinds: Kinds of record the action is refused for, each with its reason.
+        refused_kinds: Kinds of record the action is refused for, each with its reason
+            (which may use ``{state}`` and ``{kind}``).
         no_op_from: States from which the action is accepted but changes nothing.
         source: The sentence of the source document the rule comes from.
     """
 
     action: A
-    allowed_from: frozenset[S] = attrs.field(converter=frozenset)
+    allowed_from: frozenset[S] = attrs.field(converter=_frozen)
     result: S
     refused_state_reason: str
     refused_kinds: Mapping[K, str] = attrs.field(factory=dict)
-    no_op_from: frozenset[S] = attrs.field(factory=frozenset, converter=frozenset)
+    no_op_from: frozenset[S] = attrs.field(factory=frozenset, converter=_frozen)
     source: str = ""
 
     @property
@@ -70,7 +86,8 @@ class RuleTable(Generic[A, S, K]):
         name: What the table describes, e.g. ``"Qondor invoicing"``.
         rules: One rule per action.
         unknown_kind: The kind value meaning "not recognised"; in strict mode a rule that
-            depends on the kind refuses it.
+            depends on the kind refuses it, and any kind kept by an `OpenStrEnum` that the
+            library does not know (``is_known == False``).
     """
 
     name: str
@@ -111,20 +128,24 @@ class RuleTable(Generic[A, S, K]):
         """
         rule = self.rule(action)
         if kind is not None and kind in rule.refused_kinds:
-            return rule.refused_kinds[kind]
-        if (
-            strict
-            and rule.depends_on_kind
-            and self.unknown_kind is not None
-            and kind == self.unknown_kind
-        ):
+            return _format_reason(
+                rule.refused_kinds[kind], state=describe(state), kind=describe(kind)
+            )
+        if strict and rule.depends_on_kind and self._is_unknown_kind(kind):
             return (
                 f"the payment kind is not recognised, and {describe(action)} depends on the "
                 "kind; pass a kind resolver or use strict=False to allow it"
             )
         if state not in rule.allowed_from and state not in rule.no_op_from:
-            return rule.refused_state_reason.format(state=describe(state))
+            return _format_reason(rule.refused_state_reason, state=describe(state))
         return None
+
+    def _is_unknown_kind(self, kind: K | None) -> bool:
+        if self.unknown_kind is None or kind is None:
+            return False
+        # The table's UNKNOWN member, or a value kept by an open enum that the library
+        # does not know (``OpenStrEnum`` pseudo-members have ``is_known == False``).
+        return kind == self.unknown_kind or getattr(kind, "is_known", True) is False
 
     def can(self, action: A, state: S, kind: K | None = None, *, strict: bool = True) -> bool:
         """Whether ``action`` is allowed for a record in ``state`` of ``kind``."""

@@ -158,6 +158,8 @@ class HTTPCore:
         retry_policy: How failures are retried.
         rate_limit: Most requests per second this client sends (token bucket), or ``None``.
         rate_limit_burst: Bucket size of the rate limiter.
+        rate_limiter: A ready-made `RateLimiter` instead of ``rate_limit`` (e.g. one shared
+            by several clients, or one on a virtual clock in tests).
         max_concurrency: Most requests in flight at once, or ``None``.
         http_client: An ``httpx.AsyncClient`` to use instead of creating one.
         transport: An ``httpx`` transport for the client this core creates (e.g.
@@ -178,6 +180,7 @@ class HTTPCore:
         retry_policy: RetryPolicy | None = None,
         rate_limit: float | None = None,
         rate_limit_burst: float | None = None,
+        rate_limiter: RateLimiter | None = None,
         max_concurrency: int | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -188,6 +191,8 @@ class HTTPCore:
     ) -> None:
         if http_client is not None and transport is not None:
             raise ValueError("pass either http_client or transport, not both")
+        if rate_limiter is not None and rate_limit:
+            raise ValueError("pass either rate_limit or rate_limiter, not both")
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
         self.base_url = base_url.rstrip("/") + "/"
@@ -209,9 +214,11 @@ class HTTPCore:
             )
         self.timeout: TimeoutTypes | NotGiven = timeout
         self._owns_client = owns
+        if rate_limiter is None and rate_limit:
+            rate_limiter = RateLimiter(rate_limit, burst=rate_limit_burst)
         self._shared = _Shared(
             http_client=http_client,
-            rate_limiter=RateLimiter(rate_limit, burst=rate_limit_burst) if rate_limit else None,
+            rate_limiter=rate_limiter,
             max_concurrency=max_concurrency,
         )
 
@@ -253,8 +260,7 @@ class HTTPCore:
             new.timeout = timeout
         if retry_policy is not None:
             new.retry_policy = retry_policy
-        if headers is not None:
-            new.headers = {**self.headers, **headers}
+        new.headers = {**self.headers, **headers} if headers else dict(self.headers)
         if log_bodies is not None:
             new.log_bodies = log_bodies
         return new
