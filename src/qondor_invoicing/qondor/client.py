@@ -1,0 +1,793 @@
+"""`QondorClient`: the Qondor Invoicing API v1 (the payment processing queue)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+import attrs
+import cattrs
+import httpx
+
+from .._convert import make_converter, structure
+from .._http import (
+    NOT_GIVEN,
+    APIResponse,
+    BaseClient,
+    HeaderAuth,
+    HTTPCore,
+    NotGiven,
+    Resource,
+    RetryPolicy,
+    TimeoutTypes,
+    logger,
+)
+from .._http.core import Sleep
+from .._secret import Secret
+from .._states import RuleTable
+from ..errors import (
+    APIConnectionError,
+    ConfigurationError,
+    IllegalTransitionError,
+    InternalServerError,
+    InvalidInputError,
+    InvoicingError,
+    ResponseValidationError,
+)
+from .models import Invoice, InvoiceAction, InvoiceKind, InvoiceState, canonical_invoice
+from .resolve import DEFAULT_RESOLVER, InvoiceResolver, Resolver
+from .rules import QONDOR_RULES, QondorRuleTable
+
+__all__ = [
+    "API_KEY_ENV_VAR",
+    "ENVIRONMENTS",
+    "MAX_EXTERNAL_REFERENCE_LENGTH",
+    "MAX_FAILURE_MESSAGE_LENGTH",
+    "Invoices",
+    "QondorClient",
+]
+
+#: Environment variable read when no ``api_key`` is given.
+API_KEY_ENV_VAR: Final = "QONDOR_API_KEY"
+#: The API Management environments and their URL segment.
+ENVIRONMENTS: Final[Mapping[str, str]] = {"prod": "Prod", "test": "Test", "dev": "Dev"}
+_BASE_URL: Final = "https://qondor.azure-api.net/{segment}/Invoicing/v1/"
+#: Longest ``failure_message`` sent (after trimming). Qondor publishes no limit; the message
+#: is e-mailed to a project manager and shown in Qondor, so 2000 characters is generous.
+MAX_FAILURE_MESSAGE_LENGTH: Final = 2000
+#: Longest ``external_reference`` sent (after trimming). Qondor publishes no limit either.
+MAX_EXTERNAL_REFERENCE_LENGTH: Final = 255
+
+_KEY_HEADER: Final = "Ocp-Apim-Subscription-Key"
+_OBO_HEADER: Final = "X-OnBehalfOf-Token"
+_LIST_ENVELOPE_KEYS: Final = ("items", "invoices", "payments", "data", "value", "results")
+_NON_JSON_HINT: Final = (
+    "The Qondor API answers JSON; an HTML page usually means a wrong base_url or environment"
+)
+
+
+def _configure(conv: cattrs.Converter) -> None:
+    # Ids and numbers arrive as JSON integers; numeric strings are accepted, floats and
+    # booleans are not (int(12.7) would silently give another id).
+    def structure_int(value: Any, _: Any) -> int:
+        if isinstance(value, bool):
+            raise TypeError("expected an integer, got a boolean")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value.strip())
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+
+    # Codes and numbers such as "10045" may arrive as JSON numbers; objects may not.
+    def structure_str(value: Any, _: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+
+    conv.register_structure_hook(int, structure_int)
+    conv.register_structure_hook(str, structure_str)
+
+
+_CONVERTER: Final = make_converter("camel", configure=_configure)
+
+
+def _check_id(value: object, field: str = "invoice_id") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(
+            field, f"must be a positive integer, not {type(value).__name__}", value=value
+        )
+    if value <= 0:
+        raise InvalidInputError(field, f"must be a positive integer, not {value}", value=value)
+    return value
+
+
+def _check_text(value: object, field: str, limit: int, *, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(field, f"must be a string, not {type(value).__name__}", value=value)
+    text = value.strip()
+    if not text:
+        raise InvalidInputError(field, f"must not be empty: {what}", value=value)
+    if len(text) > limit:
+        raise InvalidInputError(
+            field, f"is {len(text)} characters long; at most {limit} are sent", value=value
+        )
+    return text
+
+
+def _check_date(value: object, field: str) -> date:
+    # datetime is a subclass of date: refuse it so a timezone never shifts the day silently.
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidInputError(
+            field,
+            f"must be a datetime.date (not {type(value).__name__}); "
+            "for a datetime, pass its .date() in the time zone you mean",
+            value=value,
+        )
+    return value
+
+
+def _is_ambiguous(error: BaseException) -> bool:
+    """Whether a failed state change may have been applied by the server."""
+    if isinstance(error, InternalServerError):
+        return True
+    return isinstance(error, APIConnectionError) and error.request_sent
+
+
+class QondorClient(BaseClient):
+    """Client of the Qondor Invoicing API v1.
+
+    Use as ``async with QondorClient() as qondor:``; the endpoints are on
+    ``qondor.invoices``. Every state change is checked against the rule table before anything
+    is sent (see `QONDOR_RULES`).
+
+    Args:
+        api_key: The API Management subscription key, sent as ``Ocp-Apim-Subscription-Key``.
+            Read from ``QONDOR_API_KEY`` when not given.
+        environment: ``"prod"``, ``"test"`` or ``"dev"``: which of Qondor's environments
+            (``https://qondor.azure-api.net/{Prod|Test|Dev}/Invoicing/v1/``). Keys are
+            issued per environment.
+        base_url: Any other base URL (the Invoicing API's root, ending in ``/Invoicing/v1/``
+            for the real API); overrides ``environment``.
+        on_behalf_of_token: A delegated JWT sent as ``X-OnBehalfOf-Token``, when your
+            subscription needs one.
+        timeout: Default timeout in seconds or an ``httpx.Timeout``; ``None`` disables it.
+            Defaults to 30 s (10 s to connect).
+        retry_policy: How failures are retried (`RetryPolicy`); state changes are repeated
+            only as described in `Invoices`.
+        rate_limit: Most requests per second (Qondor allows 10); ``None`` disables.
+        max_concurrency: Most requests in flight at once.
+        http_client: An ``httpx.AsyncClient`` to use (it stays yours to close).
+        transport: An ``httpx`` transport, e.g. ``FakeQondor().transport``.
+        headers: Extra headers sent with every request.
+        log_bodies: Log request and response bodies at DEBUG (credentials scrubbed).
+        sleep: The sleep used between retries (inject one in tests).
+        rules: The rule table; defaults to `QONDOR_RULES` (see `QONDOR_RULES_FAQ_RECOVERY`
+            and ``QONDOR_RULES.replace(...)``).
+        strict: Refuse an UNKNOWN payment kind on rules that depend on the kind.
+        resolver: Reads a payment's kind and state from its payload; defaults to
+            `InvoiceResolver()`. Any ``(payload) -> (InvoiceKind, InvoiceState)`` callable.
+
+    Raises:
+        ConfigurationError: No API key, an unknown environment or an invalid ``base_url``.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        environment: str = "prod",
+        base_url: str | httpx.URL | None = None,
+        on_behalf_of_token: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        retry_policy: RetryPolicy | None = None,
+        rate_limit: float | None = 10.0,
+        max_concurrency: int | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        log_bodies: bool = False,
+        sleep: Sleep | None = None,
+        rules: QondorRuleTable | None = None,
+        strict: bool = True,
+        resolver: Resolver | None = None,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV_VAR)
+        if key is None:
+            raise ConfigurationError(
+                f"no Qondor API key: pass api_key= or set the {API_KEY_ENV_VAR} environment "
+                "variable (the Ocp-Apim-Subscription-Key from Qondor's API portal)"
+            )
+        if not isinstance(key, str) or not key.strip():
+            source = "api_key" if api_key is not None else f"the {API_KEY_ENV_VAR} variable"
+            raise ConfigurationError(f"the Qondor API key from {source} is empty")
+        if on_behalf_of_token is not None and (
+            not isinstance(on_behalf_of_token, str) or not on_behalf_of_token.strip()
+        ):
+            raise ConfigurationError("on_behalf_of_token must be a non-empty string or None")
+        env = environment.strip().lower() if isinstance(environment, str) else environment
+        if env not in ENVIRONMENTS:
+            raise ConfigurationError(
+                f"unknown Qondor environment {environment!r}; expected one of "
+                f"{', '.join(repr(e) for e in ENVIRONMENTS)} (or pass base_url=)"
+            )
+        if base_url is None:
+            url = _BASE_URL.format(segment=ENVIRONMENTS[env])
+        else:
+            url = _check_base_url(base_url)
+        if rules is not None and not isinstance(rules, RuleTable):
+            raise ConfigurationError(f"rules must be a RuleTable, not {type(rules).__name__}")
+        if resolver is not None and not callable(resolver):
+            raise ConfigurationError("resolver must be a callable (payload) -> (kind, state)")
+
+        credentials = {_KEY_HEADER: Secret(key.strip())}
+        if on_behalf_of_token is not None:
+            credentials[_OBO_HEADER] = Secret(on_behalf_of_token.strip())
+        self._environment = env if base_url is None else None
+        self._rules: QondorRuleTable = rules if rules is not None else QONDOR_RULES
+        self._strict = bool(strict)
+        self._resolver: Resolver = resolver if resolver is not None else DEFAULT_RESOLVER
+        self._core = HTTPCore(
+            base_url=url,
+            auth=HeaderAuth(credentials),
+            api_name="qondor",
+            timeout=timeout,
+            retry_policy=retry_policy,
+            rate_limit=rate_limit,
+            max_concurrency=max_concurrency,
+            http_client=http_client,
+            transport=transport,
+            headers=headers,
+            log_bodies=log_bodies,
+            sleep=sleep,
+            non_json_hint=_NON_JSON_HINT,
+        )
+        self.invoices = Invoices(self)
+        """The Invoice endpoints: the queue, one payment, and the state changes."""
+
+    def __repr__(self) -> str:
+        return (
+            f"QondorClient(environment={self._environment!r}, base_url={self.base_url!r}, "
+            f"strict={self._strict!r})"
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The base URL every request path is relative to."""
+        return self._core.base_url
+
+    @property
+    def environment(self) -> str | None:
+        """``"prod"``, ``"test"`` or ``"dev"``; ``None`` when a ``base_url`` was given."""
+        return self._environment
+
+    @property
+    def rules(self) -> QondorRuleTable:
+        """The rule table state changes are checked against."""
+        return self._rules
+
+    @property
+    def strict(self) -> bool:
+        """Whether an UNKNOWN kind is refused on rules that depend on the kind."""
+        return self._strict
+
+    @property
+    def resolver(self) -> Resolver:
+        """The function reading a payment's kind and state from its payload."""
+        return self._resolver
+
+    def parse_invoice(
+        self, payload: Any, *, unprocessed: bool = False, response: APIResponse | None = None
+    ) -> Invoice:
+        """Build an `Invoice` from a payload as the API sends it, with this client's resolver.
+
+        Useful when payloads reach you by another route (a file, a message queue).
+
+        Args:
+            payload: The decoded JSON object.
+            unprocessed: Whether the payload comes from the unprocessed queue (its state is
+                then UNPROCESSED whatever the payload says).
+            response: The response it came from, for error messages.
+
+        Returns:
+            The invoice.
+
+        Raises:
+            ResponseValidationError: The payload is not an object, has no usable id, or a
+                field has a value of the wrong type.
+        """
+        method = response.method if response else None
+        url = response.url if response else None
+        body = response.text if response else ""
+        if not isinstance(payload, Mapping):
+            raise ResponseValidationError(
+                f"expected a Qondor invoice object, got {_json_type(payload)}",
+                errors=[f"expected an object @ $, got {_json_type(payload)}"],
+                body=body,
+                method=method,
+                url=url,
+            )
+        kind, state = self._resolver(payload)
+        if not isinstance(kind, InvoiceKind) or not isinstance(state, InvoiceState):
+            raise TypeError(
+                "the invoice resolver must return (InvoiceKind, InvoiceState), "
+                f"not ({type(kind).__name__}, {type(state).__name__})"
+            )
+        if unprocessed and state is not InvoiceState.UNPROCESSED:
+            if state.is_known:
+                logger.warning(
+                    "qondor: payment %s from GetAllUnprocessedInvoices resolved as %s; "
+                    "treating it as unprocessed (check your resolver)",
+                    payload.get("id", payload.get("invoiceId")),
+                    state.value,
+                )
+            state = InvoiceState.UNPROCESSED
+        ignore = (
+            self._resolver.consumed_keys()
+            if isinstance(self._resolver, InvoiceResolver)
+            else DEFAULT_RESOLVER.consumed_keys()
+        )
+        data = canonical_invoice(payload, ignore=ignore)
+        data.update(kind=kind, state=state, raw=payload)
+        return structure(_CONVERTER, data, Invoice, body=body, method=method, url=url)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
+def _check_base_url(base_url: str | httpx.URL) -> str:
+    try:
+        url = httpx.URL(str(base_url))
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"invalid base_url: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"base_url must be an absolute http(s) URL, not {str(base_url)!r}")
+    if url.userinfo:
+        raise ConfigurationError("base_url must not contain credentials; pass api_key=")
+    return str(url)
+
+
+class Invoices(Resource):
+    """The Invoice endpoints: ``qondor.invoices``.
+
+    State changes (``set_as_*``) share these rules:
+
+    - They take an `Invoice` or a bare id. With a model, the model's kind and state decide;
+      with a bare id, the payment is read first (one ``GET Invoice/{id}``).
+    - Arguments are validated and the rule table is checked before anything is sent: a
+      refusal raises `InvalidInputError` or `IllegalTransitionError` and sends nothing.
+    - They return the updated `Invoice`: parsed from the response when Qondor answers with
+      the invoice, otherwise the input evolved to its new state.
+    - After an *ambiguous* failure (a 5xx answer, or a connection error or timeout after the
+      request was sent) the payment is read again. If the change is visible, the updated
+      invoice is returned and nothing is sent again; if not, the change is sent again, at
+      most ``retry_policy.max_retries`` times; if the re-read itself fails, the original
+      error is raised.
+    """
+
+    _client: QondorClient
+
+    async def list_unprocessed(
+        self, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
+    ) -> list[Invoice]:
+        """Every payment waiting in the processing queue.
+
+        ``GET Invoice/GetAllUnprocessedInvoices``. Failed payments are not in the queue.
+        Every item is UNPROCESSED, whatever its payload says.
+
+        Args:
+            timeout: Timeout for this call.
+
+        Returns:
+            The payments, in the order Qondor sends them.
+
+        Raises:
+            APIError: The request failed (see the error tree).
+            ResponseValidationError: The answer is not a list of invoice objects.
+        """
+        response = await self._client._core.request(
+            "GET", "Invoice/GetAllUnprocessedInvoices", timeout=timeout, allow_empty=True
+        )
+        items = _unwrap_list(response)
+        invoices = []
+        for index, item in enumerate(items):
+            try:
+                invoices.append(
+                    self._client.parse_invoice(item, unprocessed=True, response=response)
+                )
+            except ResponseValidationError as exc:
+                raise ResponseValidationError(
+                    f"item {index} of {response.method} {response.url} is not a valid Invoice",
+                    errors=[e.replace("@ $", f"@ $[{index}]", 1) for e in exc.errors],
+                    body=response.text,
+                    method=response.method,
+                    url=response.url,
+                    status_code=response.status_code,
+                ) from None
+        return invoices
+
+    async def get(
+        self, invoice_id: int, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
+    ) -> Invoice:
+        """One payment with its full details (``GET Invoice/{id}``).
+
+        Args:
+            invoice_id: The Qondor payment id.
+            timeout: Timeout for this call.
+
+        Returns:
+            The payment. Its state is an unknown `InvoiceState` when the payload does not
+            say in a way the resolver recognises; every state change is then refused.
+
+        Raises:
+            InvalidInputError: ``invoice_id`` is not a positive integer.
+            NotFoundError: No such payment (or Qondor hides it from this key).
+            APIError: The request failed.
+            ResponseValidationError: The answer is not the invoice asked for.
+        """
+        invoice_id = _check_id(invoice_id)
+        return await self._get(invoice_id, timeout)
+
+    async def _get(self, invoice_id: int, timeout: TimeoutTypes | NotGiven) -> Invoice:
+        response = await self._client._core.request("GET", f"Invoice/{invoice_id}", timeout=timeout)
+        payload = response.data
+        if isinstance(payload, Mapping) and "id" not in payload and "invoiceId" not in payload:
+            payload = {"id": invoice_id, **payload}
+        invoice = self._client.parse_invoice(payload, response=response)
+        if invoice.id != invoice_id:
+            raise ResponseValidationError(
+                f"{response.method} {response.url} answered with invoice {invoice.id}, "
+                f"not {invoice_id}",
+                errors=[f"expected id {invoice_id} @ $.id, got {invoice.id}"],
+                body=response.text,
+                method=response.method,
+                url=response.url,
+                status_code=response.status_code,
+            )
+        return invoice
+
+    async def set_as_processed(
+        self,
+        invoice: Invoice | int,
+        *,
+        external_reference: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+    ) -> Invoice:
+        """Report that the payment was transferred to your finance system.
+
+        ``PUT Invoice/SetAsProcessed``.
+
+        Args:
+            invoice: The payment, or its id.
+            external_reference: Your finance system's reference (recommended), e.g. the
+                invoice number it assigned; trimmed, at most 255 characters.
+            timeout: Timeout for each request of this call.
+
+        Returns:
+            The payment, now PROCESSED.
+
+        Raises:
+            InvalidInputError: A bad id or reference; nothing was sent.
+            IllegalTransitionError: The payment is paid or failed; nothing was sent.
+            APIError: The request failed (see the class docstring for ambiguous failures).
+        """
+        fields: dict[str, Any] = {}
+        if external_reference is not None:
+            fields["externalReference"] = _check_text(
+                external_reference,
+                "external_reference",
+                MAX_EXTERNAL_REFERENCE_LENGTH,
+                what="omit it (None) rather than send an empty reference",
+            )
+        return await self._change(InvoiceAction.SET_AS_PROCESSED, invoice, fields, timeout)
+
+    async def set_as_failed(
+        self,
+        invoice: Invoice | int,
+        *,
+        failure_message: str,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+    ) -> Invoice:
+        """Report that the payment cannot be processed (``PUT Invoice/SetAsFailed``). Final.
+
+        Qondor e-mails ``failure_message`` to the project manager and shows it in Qondor, so
+        say exactly what to fix ("Article code 'ROOM-DLX' not found in finance system").
+        The payment leaves the queue and cannot be reprocessed.
+
+        Args:
+            invoice: The payment, or its id.
+            failure_message: Why; trimmed, non-empty, at most 2000 characters.
+            timeout: Timeout for each request of this call.
+
+        Returns:
+            The payment, now FAILED.
+
+        Raises:
+            InvalidInputError: A bad id or message; nothing was sent.
+            IllegalTransitionError: The payment is processed or paid; nothing was sent.
+            APIError: The request failed (see the class docstring for ambiguous failures).
+        """
+        message = _check_text(
+            failure_message,
+            "failure_message",
+            MAX_FAILURE_MESSAGE_LENGTH,
+            what="Qondor shows it to the project manager as the reason",
+        )
+        return await self._change(
+            InvoiceAction.SET_AS_FAILED, invoice, {"failureMessage": message}, timeout
+        )
+
+    async def set_as_paid(
+        self,
+        invoice: Invoice | int,
+        *,
+        paid_date: date,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+    ) -> Invoice:
+        """Report that the payment was received (``PUT Invoice/SetAsPaid``).
+
+        Args:
+            invoice: The payment, or its id.
+            paid_date: The day the money arrived; a ``datetime.date``, sent as YYYY-MM-DD.
+            timeout: Timeout for each request of this call.
+
+        Returns:
+            The payment, now PAID.
+
+        Raises:
+            InvalidInputError: A bad id, or ``paid_date`` is not a date (a string or a
+                datetime); nothing was sent.
+            IllegalTransitionError: The payment is not processed, or is a credit card
+                payment (or of an unknown kind, in strict mode); nothing was sent.
+            APIError: The request failed (see the class docstring for ambiguous failures).
+        """
+        day = _check_date(paid_date, "paid_date")
+        return await self._change(
+            InvoiceAction.SET_AS_PAID, invoice, {"paidDate": day.isoformat()}, timeout
+        )
+
+    async def set_as_unprocessed(
+        self, invoice: Invoice | int, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
+    ) -> Invoice:
+        """Return a processed payment to the queue (``PUT Invoice/SetAsUnprocessed``).
+
+        For exceptional circumstances only, such as when your integration marked a payment
+        as processed by mistake.
+
+        Args:
+            invoice: The payment, or its id.
+            timeout: Timeout for each request of this call.
+
+        Returns:
+            The payment, now UNPROCESSED.
+
+        Raises:
+            InvalidInputError: A bad id; nothing was sent.
+            IllegalTransitionError: The payment is not processed, or is a credit note (or
+                of an unknown kind, in strict mode); nothing was sent.
+            APIError: The request failed (see the class docstring for ambiguous failures).
+        """
+        return await self._change(InvoiceAction.SET_AS_UNPROCESSED, invoice, {}, timeout)
+
+    # -- internals -------------------------------------------------------------------------
+
+    async def _current(self, invoice: Invoice | int, timeout: TimeoutTypes | NotGiven) -> Invoice:
+        if isinstance(invoice, Invoice):
+            _check_id(invoice.id, "invoice.id")
+            return invoice
+        if isinstance(invoice, int) and not isinstance(invoice, bool):
+            return await self._get(_check_id(invoice, "invoice"), timeout)
+        raise InvalidInputError(
+            "invoice",
+            f"must be an Invoice or a positive integer id, not {type(invoice).__name__}",
+            value=invoice,
+        )
+
+    async def _change(
+        self,
+        action: InvoiceAction,
+        invoice: Invoice | int,
+        fields: dict[str, Any],
+        timeout: TimeoutTypes | NotGiven,
+    ) -> Invoice:
+        client = self._client
+        core = client._core
+        current = await self._current(invoice, timeout)
+        client.rules.check(
+            action, current.state, current.kind, invoice_id=current.id, strict=client.strict
+        )
+        body = {"invoiceId": current.id, **fields}
+        path = f"Invoice/{action.endpoint}"
+        policy = core.retry_policy
+        resends = 0
+        while True:
+            try:
+                response = await core.request(
+                    "PUT",
+                    path,
+                    json_body=body,
+                    timeout=timeout,
+                    safe_to_repeat=False,
+                    allow_empty=True,
+                )
+            except ResponseValidationError as exc:
+                if _is_plain_text_success(exc):
+                    # e.g. 200 text/plain "OK": the change was accepted, the body says nothing.
+                    return self._evolved(action, current, fields)
+                raise
+            except (InternalServerError, APIConnectionError) as exc:
+                if not _is_ambiguous(exc):
+                    raise
+                logger.info(
+                    "qondor: %s for invoice %s ended ambiguously (%s); re-reading it",
+                    action.endpoint,
+                    current.id,
+                    type(exc).__name__,
+                )
+                try:
+                    now = await self._get(current.id, timeout)
+                except InvoicingError:
+                    # The outcome stays unknown: report the failure of the change itself.
+                    raise exc  # noqa: B904 (the re-read error is kept as __context__)
+                now = _merge(now, current)
+                if self._applied(action, current, now, fields):
+                    logger.info(
+                        "qondor: %s for invoice %s was applied; not sending it again",
+                        action.endpoint,
+                        current.id,
+                    )
+                    return self._with_fields(action, now, fields)
+                if not now.state.is_known:
+                    raise
+                refusal = client.rules.refusal(action, now.state, now.kind, strict=client.strict)
+                if refusal is not None:
+                    raise IllegalTransitionError(
+                        action=action,
+                        state=now.state,
+                        kind=now.kind,
+                        invoice_id=now.id,
+                        reason=f"{refusal} (it changed while the request was in doubt)",
+                    ) from exc
+                may_resend = (
+                    exc.status_code in policy.retryable_statuses
+                    if isinstance(exc, InternalServerError)
+                    else policy.retry_connection_errors
+                )
+                if not may_resend or resends >= policy.max_retries:
+                    raise
+                resends += 1
+                current = now
+                delay = policy.backoff(resends)
+                logger.info(
+                    "qondor: %s for invoice %s was not applied; sending it again in %.2f s",
+                    action.endpoint,
+                    current.id,
+                    delay,
+                )
+                await core.sleep(delay)
+                continue
+            return self._updated(action, current, fields, response)
+
+    def _applied(
+        self, action: InvoiceAction, before: Invoice, now: Invoice, fields: Mapping[str, Any]
+    ) -> bool:
+        target = self._client.rules.result(action, before.state)
+        if now.state != target:
+            return False
+        # Where the payload shows the field the change sets, it must be ours; a different
+        # value means someone else made a different change.
+        if action is InvoiceAction.SET_AS_PROCESSED and "externalReference" in fields:
+            return now.external_reference in (None, fields["externalReference"])
+        if action is InvoiceAction.SET_AS_FAILED:
+            seen = now.failure_message
+            return seen is None or seen.strip() == fields["failureMessage"]
+        if action is InvoiceAction.SET_AS_PAID:
+            return now.paid_date is None or now.paid_date.isoformat() == fields["paidDate"]
+        return True
+
+    def _updated(
+        self,
+        action: InvoiceAction,
+        current: Invoice,
+        fields: Mapping[str, Any],
+        response: APIResponse,
+    ) -> Invoice:
+        data = response.data
+        if isinstance(data, Mapping) and _same_id(data, current.id):
+            try:
+                parsed = self._client.parse_invoice(data, response=response)
+            except ResponseValidationError as exc:
+                logger.debug(
+                    "qondor: %s answer for invoice %s not read as an invoice (%s)",
+                    action.endpoint,
+                    current.id,
+                    exc,
+                )
+            else:
+                if parsed.state.is_known:
+                    return self._with_fields(action, _merge(parsed, current), fields)
+        return self._evolved(action, current, fields)
+
+    def _evolved(
+        self, action: InvoiceAction, current: Invoice, fields: Mapping[str, Any]
+    ) -> Invoice:
+        # What was sent and accepted replaces what the model had.
+        changes: dict[str, Any] = {"state": self._client.rules.result(action, current.state)}
+        if "externalReference" in fields:
+            changes["external_reference"] = fields["externalReference"]
+        if "failureMessage" in fields:
+            changes["failure_message"] = fields["failureMessage"]
+        if "paidDate" in fields:
+            changes["paid_date"] = date.fromisoformat(fields["paidDate"])
+        return attrs.evolve(current, **changes)
+
+    @staticmethod
+    def _with_fields(action: InvoiceAction, invoice: Invoice, fields: Mapping[str, Any]) -> Invoice:
+        # What was sent and accepted, where the server's payload does not show it.
+        changes: dict[str, Any] = {}
+        if "externalReference" in fields and invoice.external_reference is None:
+            changes["external_reference"] = fields["externalReference"]
+        if "failureMessage" in fields and invoice.failure_message is None:
+            changes["failure_message"] = fields["failureMessage"]
+        if "paidDate" in fields and invoice.paid_date is None:
+            changes["paid_date"] = date.fromisoformat(fields["paidDate"])
+        return attrs.evolve(invoice, **changes) if changes else invoice
+
+
+def _merge(fresh: Invoice, known: Invoice) -> Invoice:
+    """A fresh read that lost the kind (a summary payload) keeps the kind already known."""
+    if fresh.kind is InvoiceKind.UNKNOWN and known.kind is not InvoiceKind.UNKNOWN:
+        return attrs.evolve(fresh, kind=known.kind)
+    return fresh
+
+
+def _same_id(data: Mapping[str, Any], invoice_id: int) -> bool:
+    for key in ("id", "invoiceId"):
+        value = data.get(key)
+        if value is not None:
+            return str(value).strip() == str(invoice_id)
+    return False
+
+
+def _is_plain_text_success(exc: ResponseValidationError) -> bool:
+    status = exc.status_code or 0
+    content_type = (exc.content_type or "").lower()
+    return (
+        200 <= status < 300 and "html" not in content_type and not exc.body.lstrip().startswith("<")
+    )
+
+
+def _unwrap_list(response: APIResponse) -> list[Any]:
+    data = response.data
+    if data is None:
+        return []
+    if isinstance(data, list):
+        return data
+    if isinstance(data, Mapping):
+        for key in _LIST_ENVELOPE_KEYS:
+            value = data.get(key)
+            if isinstance(value, list):
+                return value
+    raise ResponseValidationError(
+        f"{response.method} {response.url} answered {_json_type(data)} where a list of "
+        "invoices was expected",
+        errors=[f"expected an array @ $, got {_json_type(data)}"],
+        body=response.text,
+        method=response.method,
+        url=response.url,
+        status_code=response.status_code,
+    )

@@ -1,0 +1,428 @@
+"""Models of the Qondor Invoicing API: payments, their kind, their state, the actions on them.
+
+Qondor calls every item of its processing queue a *payment*: an invoice specification, a
+credit card payment or a credit note. The library calls the model `Invoice`, after the API's
+``Invoice/...`` routes.
+
+The wire schema of the Invoice object is not public. The fields below are the plausible ones
+(customer, project, lines with article code and VAT, totals, currency); every one of them is
+optional, the payload as received is kept in `Invoice.raw`, and keys the library does not
+recognise are kept in `Invoice.extra`. See the Qondor guide ("What the library assumes about
+the wire format") for how payloads are read.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._convert import OpenStrEnum, parse_decimal
+from ..money import Money
+
+if TYPE_CHECKING:
+    from .._states import RuleTable
+
+__all__ = [
+    "Customer",
+    "Invoice",
+    "InvoiceAction",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceState",
+]
+
+
+class InvoiceKind(str, enum.Enum):
+    """What kind of payment a project manager issued in Qondor.
+
+    ``UNKNOWN`` is used when the payload does not say in a way the resolver recognises; in
+    strict mode (the default) every rule that depends on the kind refuses it.
+    """
+
+    INVOICE_SPECIFICATION = "invoice_specification"
+    CREDIT_CARD_PAYMENT = "credit_card_payment"
+    CREDIT_NOTE = "credit_note"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class InvoiceState(OpenStrEnum):
+    """Where a payment is in Qondor's processing flow.
+
+    A state the resolver cannot read is kept as an unknown pseudo-member
+    (``state.is_known is False``, ``state.value`` is the raw text, or ``"not reported"``
+    when the payload has no state at all). No rule allows any action from an unknown state,
+    so nothing is ever sent for a payment whose state the library could not determine.
+    """
+
+    UNPROCESSED = "unprocessed"
+    PROCESSED = "processed"
+    FAILED = "failed"
+    PAID = "paid"
+
+
+class InvoiceAction(str, enum.Enum):
+    """A state change the Invoicing API offers (one ``PUT Invoice/SetAs...`` endpoint each)."""
+
+    SET_AS_PROCESSED = "set_as_processed"
+    SET_AS_FAILED = "set_as_failed"
+    SET_AS_PAID = "set_as_paid"
+    SET_AS_UNPROCESSED = "set_as_unprocessed"
+
+    @property
+    def endpoint(self) -> str:
+        """The API route of the action, relative to ``Invoice/`` (e.g. ``"SetAsProcessed"``)."""
+        return "".join(part.capitalize() for part in self.value.split("_"))
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _optional_decimal(value: Decimal | int | str | None) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        # Floats carry binary rounding errors: amounts are built from strings or Decimals.
+        raise TypeError("amounts must be Decimal, int or str, not float")
+    return parse_decimal(value)
+
+
+def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value) if value else {}
+
+
+@attrs.frozen(kw_only=True)
+class Customer:
+    """The customer a payment is issued to.
+
+    Attributes:
+        id: Qondor's id of the customer record.
+        number: The customer number (a string in Qondor, e.g. ``"10045"``).
+        name: The customer's name.
+        external_reference: The customer's reference in your systems, as stored in Qondor.
+        organisation_number: The organisation number (e.g. Norwegian ``"987654321"``).
+        vat_number: The VAT number.
+        email: The invoice e-mail address.
+        extra: Wire keys the library does not recognise, as received.
+    """
+
+    id: int | None = None
+    number: str | None = None
+    name: str | None = None
+    external_reference: str | None = None
+    organisation_number: str | None = None
+    vat_number: str | None = None
+    email: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceLine:
+    """One line of a payment.
+
+    Attributes:
+        description: The line text.
+        article_code: The article (product) code, e.g. ``"ROOM-DLX"``.
+        article_category: The article category, e.g. ``"Accommodation"``.
+        quantity: How many.
+        unit_price: Price of one unit, excluding VAT.
+        amount_excl_vat: Line amount excluding VAT.
+        vat_rate: The VAT rate as a percentage, e.g. ``Decimal("25")`` or ``Decimal("12")``.
+        vat_amount: The VAT on the line.
+        amount_incl_vat: Line amount including VAT.
+        account_code: The ledger account the line maps to, when Qondor sends one.
+        extra: Wire keys the library does not recognise, as received.
+    """
+
+    description: str | None = None
+    article_code: str | None = None
+    article_category: str | None = None
+    quantity: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    unit_price: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    amount_excl_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    vat_rate: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    vat_amount: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    amount_incl_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    account_code: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
+
+
+@attrs.frozen(kw_only=True)
+class Invoice:
+    """A payment in Qondor's processing queue (invoice specification, card payment, credit note).
+
+    Construct one by keyword with only ``id``, ``kind`` and ``state``; every other field is
+    optional. Instances are immutable: state changes return a new `Invoice`.
+
+    Attributes:
+        id: The Qondor payment id (the ``invoiceId`` of the state-change endpoints).
+        kind: What kind of payment this is.
+        state: Where it is in the processing flow.
+        invoice_number: The payment's number, when Qondor sends one.
+        project_id: The Qondor project it belongs to.
+        project_number: The project number (a string, e.g. ``"P-2024-0042"``).
+        customer: Who the payment is issued to.
+        lines: The payment's lines.
+        currency: ISO 4217 code, e.g. ``"NOK"``.
+        total_excl_vat: Total excluding VAT.
+        total_vat: Total VAT.
+        total_incl_vat: Total including VAT.
+        issue_date: When the payment was issued.
+        due_date: When it is due.
+        paid_date: When it was paid (set by `set_as_paid`).
+        external_reference: Your finance system's reference (set by `set_as_processed`).
+        failure_message: Why processing failed (set by `set_as_failed`).
+        credited_invoice_id: For a credit note, the id of the payment it cancels.
+        raw: The last payload Qondor sent for this payment, exactly as decoded (not part of
+            equality). A model returned by a state change whose response had no body keeps
+            the payload it was read from.
+        extra: Top-level wire keys the library does not recognise, as received.
+    """
+
+    id: int
+    kind: InvoiceKind
+    state: InvoiceState
+    invoice_number: str | None = None
+    project_id: int | None = None
+    project_number: str | None = None
+    customer: Customer | None = None
+    lines: tuple[InvoiceLine, ...] = attrs.field(default=(), converter=tuple)
+    currency: str | None = None
+    total_excl_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    total_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    total_incl_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    issue_date: date | None = None
+    due_date: date | None = None
+    paid_date: date | None = None
+    external_reference: str | None = None
+    failure_message: str | None = None
+    credited_invoice_id: int | None = None
+    raw: Mapping[str, Any] = attrs.field(
+        factory=dict, converter=_dict, eq=False, hash=False, repr=False
+    )
+    extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
+
+    def allowed_actions(
+        self,
+        rules: RuleTable[InvoiceAction, InvoiceState, InvoiceKind] | None = None,
+        *,
+        strict: bool = True,
+    ) -> frozenset[InvoiceAction]:
+        """Every action the rules allow for this payment.
+
+        Args:
+            rules: The rule table; defaults to `QONDOR_RULES`. Pass ``client.rules`` when
+                your client was built with its own rules.
+            strict: Refuse an UNKNOWN kind on rules that depend on the kind (pass
+                ``client.strict`` to match your client).
+
+        Returns:
+            The allowed actions.
+        """
+        return _rules(rules).allowed_actions(self.state, self.kind, strict=strict)
+
+    def can(
+        self,
+        action: InvoiceAction,
+        rules: RuleTable[InvoiceAction, InvoiceState, InvoiceKind] | None = None,
+        *,
+        strict: bool = True,
+    ) -> bool:
+        """Whether the rules allow ``action`` for this payment.
+
+        Args:
+            action: The action.
+            rules: The rule table; defaults to `QONDOR_RULES`.
+            strict: Refuse an UNKNOWN kind on rules that depend on the kind.
+
+        Returns:
+            ``True`` when a state change would be sent, ``False`` when it would be refused.
+        """
+        return _rules(rules).can(action, self.state, self.kind, strict=strict)
+
+    def refusal(
+        self,
+        action: InvoiceAction,
+        rules: RuleTable[InvoiceAction, InvoiceState, InvoiceKind] | None = None,
+        *,
+        strict: bool = True,
+    ) -> str | None:
+        """Why the rules refuse ``action`` for this payment, or ``None`` when they allow it."""
+        return _rules(rules).refusal(action, self.state, self.kind, strict=strict)
+
+    def total(self) -> Money | None:
+        """The total including VAT as `Money`, or ``None`` if the amount or currency is missing."""
+        if self.total_incl_vat is None or not self.currency:
+            return None
+        return Money(self.total_incl_vat, self.currency)
+
+
+def _rules(
+    rules: RuleTable[InvoiceAction, InvoiceState, InvoiceKind] | None,
+) -> RuleTable[InvoiceAction, InvoiceState, InvoiceKind]:
+    if rules is not None:
+        return rules
+    from .rules import QONDOR_RULES  # rules.py imports this module's enums
+
+    return QONDOR_RULES
+
+
+# -- reading payloads ------------------------------------------------------------------------
+#
+# Each model field has a canonical wire name (its camelCase name) and the other spellings a
+# plausible Qondor payload may use. The first one present with a non-null value wins; every
+# spelling present is consumed (the payload as a whole stays in ``raw``).
+
+_INVOICE_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "invoiceId", "paymentId"),
+    "invoiceNumber": ("invoiceNumber", "invoiceNo", "number"),
+    "projectId": ("projectId",),
+    "projectNumber": ("projectNumber", "projectNo"),
+    "totalExclVat": ("totalExclVat", "totalAmountExclVat", "amountExclVat", "sumExclVat"),
+    "totalVat": ("totalVat", "totalVatAmount", "vatAmount", "sumVat"),
+    "totalInclVat": (
+        "totalInclVat",
+        "totalAmountInclVat",
+        "amountInclVat",
+        "totalAmount",
+        "sumInclVat",
+    ),
+    "issueDate": ("issueDate", "invoiceDate", "date"),
+    "dueDate": ("dueDate",),
+    "paidDate": ("paidDate", "paymentDate"),
+    "externalReference": ("externalReference",),
+    "failureMessage": ("failureMessage", "errorMessage"),
+    "creditedInvoiceId": (
+        "creditedInvoiceId",
+        "originalInvoiceId",
+        "creditNoteForInvoiceId",
+        "creditedPaymentId",
+    ),
+}
+_CURRENCY_KEYS = ("currency", "invoiceCurrency", "currencyCode", "invoiceCurrencyCode")
+# ISO 4217 numeric codes Qondor offices plausibly invoice in (the API sends 578 for NOK).
+_ISO_NUMERIC = {578: "NOK", 752: "SEK", 208: "DKK", 978: "EUR", 840: "USD", 826: "GBP"}
+_LINES_KEYS = ("lines", "invoiceLines", "specificationLines", "lineItems", "rows", "items")
+_LINE_ALIASES: dict[str, tuple[str, ...]] = {
+    "description": ("description", "text", "name", "lineText", "productName"),
+    "articleCode": ("articleCode", "artNo", "articleNumber", "articleNo", "productCode"),
+    "articleCategory": ("articleCategory", "category", "articleCategoryName", "productCategory"),
+    "quantity": ("quantity", "qty", "count"),
+    "unitPrice": ("unitPrice", "unitPriceExclVat", "price"),
+    "amountExclVat": ("amountExclVat", "totalExclVat", "lineTotalExclVat", "netAmount"),
+    "vatRate": ("vatRate", "vatPercentage", "vatPercent"),
+    "vatAmount": ("vatAmount", "totalVat", "vatSum"),
+    "amountInclVat": ("amountInclVat", "totalInclVat", "lineTotalInclVat", "grossAmount"),
+    "accountCode": ("accountCode", "accountNumber", "accountNo", "account"),
+}
+_CUSTOMER_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "customerId"),
+    "number": ("number", "customerNumber", "customerNo"),
+    "name": ("name", "customerName"),
+    "externalReference": ("externalReference", "customerExternalReference"),
+    "organisationNumber": ("organisationNumber", "organizationNumber", "orgNumber", "orgNo"),
+    "vatNumber": ("vatNumber", "vatNo"),
+    "email": ("email", "invoiceEmail"),
+}
+# Customer fields sent flat on the invoice rather than as a nested object.
+_FLAT_CUSTOMER: dict[str, tuple[str, ...]] = {
+    "id": ("customerId",),
+    "number": ("customerNumber", "customerNo"),
+    "name": ("customerName",),
+    "externalReference": ("customerExternalReference",),
+    "organisationNumber": ("organisationNumber", "organizationNumber", "customerOrgNumber"),
+    "vatNumber": ("vatNumber", "customerVatNumber"),
+    "email": ("invoiceEmail", "customerEmail"),
+}
+
+
+def _pick(
+    data: Mapping[str, Any], aliases: Mapping[str, tuple[str, ...]]
+) -> tuple[dict[str, Any], set[str]]:
+    picked: dict[str, Any] = {}
+    consumed: set[str] = set()
+    for canonical, names in aliases.items():
+        for name in names:
+            if name in data:
+                consumed.add(name)
+                if canonical not in picked and data[name] is not None:
+                    picked[canonical] = data[name]
+    return picked, consumed
+
+
+def _canonical(
+    data: Mapping[str, Any], aliases: Mapping[str, tuple[str, ...]], ignore: frozenset[str]
+) -> dict[str, Any]:
+    picked, consumed = _pick(data, aliases)
+    rest = {k: v for k, v in data.items() if k not in consumed and k not in ignore}
+    # Unrecognised keys travel under their own name; the converter files them in ``extra``.
+    return {**rest, **picked}
+
+
+def canonical_line(data: Any) -> Any:
+    """Rename the keys of one wire line to the library's canonical camelCase names."""
+    if not isinstance(data, Mapping):
+        return data
+    return _canonical(data, _LINE_ALIASES, frozenset())
+
+
+def canonical_customer(data: Any) -> Any:
+    """Rename the keys of a wire customer object to the library's canonical names."""
+    if not isinstance(data, Mapping):
+        return data
+    return _canonical(data, _CUSTOMER_ALIASES, frozenset())
+
+
+def canonical_invoice(data: Mapping[str, Any], *, ignore: frozenset[str]) -> dict[str, Any]:
+    """Rename a wire invoice's keys to canonical camelCase names, nested objects included.
+
+    Args:
+        data: The payload as decoded from JSON.
+        ignore: Keys to drop (the kind and state fields, which the resolver reads).
+
+    Returns:
+        A mapping the converter structures into `Invoice` (minus ``kind``/``state``/``raw``).
+    """
+    result = _canonical(data, _INVOICE_ALIASES, ignore | set(_CURRENCY_KEYS) | set(_LINES_KEYS))
+    currency = _currency(data)
+    if currency is not None:
+        result["currency"] = currency
+    for key in _LINES_KEYS:
+        value = data.get(key)
+        if value is not None:
+            result["lines"] = (
+                [canonical_line(line) for line in value] if isinstance(value, list) else value
+            )
+            break
+    nested = data.get("customer")
+    if isinstance(nested, Mapping):
+        result["customer"] = canonical_customer(nested)
+    elif isinstance(nested, str):
+        result["customer"] = {"name": nested}
+    elif nested is None:
+        result.pop("customer", None)
+        flat, consumed = _pick(data, _FLAT_CUSTOMER)
+        for key in consumed:
+            result.pop(key, None)
+        if flat:
+            result["customer"] = flat
+    return result
+
+
+def _currency(data: Mapping[str, Any]) -> str | None:
+    for key in _CURRENCY_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value.strip() and not value.strip().isdigit():
+            return value.strip().upper()
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value in _ISO_NUMERIC:
+            return _ISO_NUMERIC[value]
+    return None
