@@ -4,6 +4,9 @@ Each fake is a small in-memory server with the real API's routes, rules, error b
 rate limits, plus fault injection. Plug one into a client with ``transport=fake.transport``.
 """
 
+from ._qondor import FakeQondor as FakeQondor
+from ._qondor import InvoiceTransition as InvoiceTransition
+from ._qondor import StoredInvoice as StoredInvoice
 from ._server import FakeRequest as FakeRequest
 from ._server import FakeResponse as FakeResponse
 from ._server import FaultKind as FaultKind
@@ -11,9 +14,12 @@ from ._server import Faults as Faults
 from ._server import RecordedRequest as RecordedRequest
 
 __all__ = [
+    "FakeQondor",
     "FakeRequest",
     "FakeResponse",
     "FaultKind",
     "Faults",
+    "InvoiceTransition",
     "RecordedRequest",
+    "StoredInvoice",
 ]
