@@ -1,0 +1,481 @@
+"""Bulk creation of supplier invoices from files: inputs, chunking, keys and results.
+
+``POST /v2/supplier_invoices/bulk`` takes ``multipart/form-data`` with, per invoice, a
+``supplier_invoices[][file]`` part followed by its ``supplier_invoices[][idempotency_key]``,
+at most 20 invoices and 15 MB per request, and answers 200 with the created invoices and
+per-item errors side by side. This module turns any number of files into such requests and
+pairs every input with its outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+
+from .._render import text_table
+from ..errors import InvalidInputError
+from .models import SupplierInvoice
+
+__all__ = [
+    "IDEMPOTENCY_NAMESPACE",
+    "MAX_FILES_PER_REQUEST",
+    "MAX_REQUEST_BYTES",
+    "BulkCreateResult",
+    "BulkItemError",
+    "BulkItemResult",
+    "FileInput",
+    "SupplierInvoiceUpload",
+]
+
+MAX_FILES_PER_REQUEST = 20
+"""Qonto refuses more than 20 invoices in one bulk request (error ``limit_reached``)."""
+
+MAX_REQUEST_BYTES = 15_000_000
+"""Qonto's documented 15 MB limit of one bulk request, counted as the whole multipart body
+(decimal megabytes, the smaller reading)."""
+
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d3c5e-8a4b-5b7e-9c2d-0e4f6a8b1c3d")
+"""Namespace of the idempotency keys derived from file contents (UUID version 5)."""
+
+_FILE_FIELD = "supplier_invoices[][file]"
+_ATTACHMENT_FIELD = "supplier_invoices[][attachment_id]"
+_KEY_FIELD = "supplier_invoices[][idempotency_key]"
+_SOURCES = frozenset(
+    {
+        "pay_by_invoice",
+        "supplier_invoices",
+        "integration",
+        "transaction_attachment",
+        "generic_upload",
+    }
+)
+
+
+@attrs.frozen(kw_only=True)
+class SupplierInvoiceUpload:
+    """One invoice to create: a file (name, bytes, type) or an already uploaded attachment.
+
+    Give exactly one of ``content`` (with ``filename``) or ``attachment_id``.
+
+    Attributes:
+        filename: The file name Qonto shows.
+        content: The file's bytes (PDF, PNG or JPEG).
+        content_type: Its MIME type; guessed from ``filename`` when ``None``.
+        attachment_id: An attachment already stored in Qonto, instead of a file.
+        idempotency_key: Your own idempotency key. By default one is derived from the
+            content (or attachment id), so the same file always gets the same key, across
+            retries and across runs.
+    """
+
+    filename: str | None = None
+    content: bytes | None = attrs.field(default=None, repr=False)
+    content_type: str | None = None
+    attachment_id: str | None = None
+    idempotency_key: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.content is None) == (self.attachment_id is None):
+            raise InvalidInputError(
+                "files", "an upload needs exactly one of content= or attachment_id="
+            )
+        if self.content is not None and not self.filename:
+            raise InvalidInputError("files", "an upload with content= needs a filename=")
+        if self.idempotency_key is not None:
+            _check_key(self.idempotency_key)
+
+
+FileInput = Path | tuple[str, bytes] | tuple[str, bytes, str] | SupplierInvoiceUpload
+"""What `bulk_create` accepts per invoice: a `Path`, ``(filename, bytes)``,
+``(filename, bytes, content_type)`` or a `SupplierInvoiceUpload`."""
+
+
+@attrs.frozen(kw_only=True)
+class BulkItemError:
+    """Why one input did not produce an invoice.
+
+    Attributes:
+        code: Qonto's code (``invalid``, ``required``, ``limit_reached``,
+            ``internal_server_error``, ...) or one of this library's:
+            ``file_too_large`` (over the request limit; not sent), ``file_unreadable``,
+            ``empty_file``, ``request_failed`` (the whole request failed; see
+            ``exception``), ``not_sent`` (an earlier request failed in a way every request
+            would) and ``missing_result`` (the answer mentioned neither an invoice nor an
+            error for it; retrying is safe thanks to the idempotency key).
+        detail: The message.
+        pointer: Qonto's JSON pointer to the item, if any.
+        exception: The exception behind ``request_failed`` / ``not_sent``.
+    """
+
+    code: str
+    detail: str
+    pointer: str | None = None
+    exception: BaseException | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class BulkItemResult:
+    """The outcome for one input of `bulk_create`.
+
+    Attributes:
+        index: Position of the input in the sequence given to `bulk_create`.
+        filename: The file name (``None`` for an attachment id).
+        idempotency_key: The key sent with it.
+        invoice: The created (or, for a repeated key, previously created) invoice.
+        error: Why no invoice was created.
+        duplicate_of: Index of an earlier input with the same key in this call; the item
+            was not sent again and shares that input's outcome.
+    """
+
+    index: int
+    filename: str | None
+    idempotency_key: str
+    invoice: SupplierInvoice | None = None
+    error: BulkItemError | None = None
+    duplicate_of: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether an invoice exists for this input."""
+        return self.invoice is not None
+
+
+@attrs.frozen(kw_only=True)
+class BulkCreateResult:
+    """Every input of `bulk_create` paired with its invoice or its error.
+
+    Attributes:
+        items: One result per input, in input order.
+        requests: How many bulk requests were sent.
+        unmatched_invoices: Invoices in an answer that could not be paired with an input.
+        unmatched_errors: Errors in an answer that could not be paired with an input.
+    """
+
+    items: tuple[BulkItemResult, ...]
+    requests: int = 0
+    unmatched_invoices: tuple[SupplierInvoice, ...] = ()
+    unmatched_errors: tuple[BulkItemError, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether every input produced an invoice."""
+        return all(item.ok for item in self.items) and not self.unmatched_errors
+
+    @property
+    def created(self) -> tuple[SupplierInvoice, ...]:
+        """The invoices, in input order (once per invoice)."""
+        seen: set[str] = set()
+        result = []
+        for item in self.items:
+            if item.invoice is not None and item.invoice.id not in seen:
+                seen.add(item.invoice.id)
+                result.append(item.invoice)
+        return tuple(result)
+
+    @property
+    def failed(self) -> tuple[BulkItemResult, ...]:
+        """The inputs that did not produce an invoice."""
+        return tuple(item for item in self.items if not item.ok)
+
+    def __iter__(self) -> Iterator[BulkItemResult]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __str__(self) -> str:
+        rows = [
+            (
+                item.index,
+                item.filename or "",
+                item.invoice.id if item.invoice else "",
+                f"{item.error.code}: {item.error.detail}" if item.error else "",
+            )
+            for item in self.items
+        ]
+        head = f"{len(self.created)} created, {len(self.failed)} failed, {self.requests} requests"
+        return head + "\n" + text_table(("#", "file", "invoice", "error"), rows)
+
+
+def _check_key(key: str) -> str:
+    if not isinstance(key, str) or not key or len(key) > 255:
+        raise InvalidInputError(
+            "idempotency_key", "must be a non-empty string of at most 255 characters", value=key
+        )
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in key):
+        raise InvalidInputError(
+            "idempotency_key", "must not contain whitespace or control characters", value=key
+        )
+    return key
+
+
+def content_key(content: bytes) -> str:
+    """The idempotency key derived from a file's content (UUID5 of its SHA-256)."""
+    return str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, "sha256:" + hashlib.sha256(content).hexdigest()))
+
+
+def _guess_type(filename: str) -> str:
+    guessed, _ = mimetypes.guess_type(filename)
+    return guessed or "application/octet-stream"
+
+
+@attrs.define(kw_only=True)
+class Prepared:
+    """An input ready to send (or already failed), with its multipart parts."""
+
+    index: int
+    filename: str | None
+    key: str
+    parts: list[tuple[str, Any]] = attrs.field(factory=list)
+    size: int = 0
+    error: BulkItemError | None = None
+
+
+def validate_source(source: str | None) -> str | None:
+    """Check the top-level ``source`` form field (Qonto's request enum)."""
+    if source is None:
+        return None
+    if source not in _SOURCES:
+        raise InvalidInputError(
+            "source", f"must be one of {', '.join(sorted(_SOURCES))}", value=source
+        )
+    return source
+
+
+def validate_meta(meta: Mapping[str, Any] | None) -> str | None:
+    """Return ``meta`` as the JSON string the form field carries."""
+    if meta is None:
+        return None
+    if not isinstance(meta, Mapping):
+        raise InvalidInputError("meta", "must be a mapping", value=meta)
+    try:
+        return json.dumps(dict(meta), separators=(",", ":"), sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError("meta", f"must be JSON-serialisable: {exc}") from None
+
+
+def top_level_parts(
+    source: str | None, meta_json: str | None, skip_attachment_matcher: bool
+) -> list[tuple[str, Any]]:
+    """The request-wide form fields, as multipart parts."""
+    parts: list[tuple[str, Any]] = []
+    if source is not None:
+        parts.append(("source", (None, source.encode())))
+    if meta_json is not None:
+        parts.append(("meta", (None, meta_json.encode())))
+    if skip_attachment_matcher:
+        parts.append(("skip_attachment_matcher", (None, b"true")))
+    return parts
+
+
+def multipart_size(parts: Sequence[tuple[str, Any]]) -> int:
+    """The exact size of a multipart body made of ``parts`` (as httpx encodes it)."""
+    request = httpx.Request("POST", "https://size.invalid/", files=list(parts))
+    return int(request.headers["content-length"])
+
+
+_EMPTY_SIZE: int | None = None
+
+
+def parts_size(parts: Sequence[tuple[str, Any]]) -> int:
+    """What ``parts`` add to a multipart body (the body is additive over its parts)."""
+    global _EMPTY_SIZE
+    if _EMPTY_SIZE is None:
+        _EMPTY_SIZE = multipart_size([("x", (None, b""))])
+    return multipart_size([*parts, ("x", (None, b""))]) - _EMPTY_SIZE
+
+
+def _normalise(index: int, item: Any) -> SupplierInvoiceUpload | Path:
+    if isinstance(item, (SupplierInvoiceUpload, Path)):
+        return item
+    if isinstance(item, tuple) and len(item) in (2, 3):
+        filename, content = item[0], item[1]
+        content_type = item[2] if len(item) == 3 else None
+        if not isinstance(filename, str) or not filename:
+            raise InvalidInputError(f"files[{index}]", "the file name must be a non-empty str")
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise InvalidInputError(f"files[{index}]", "the content must be bytes")
+        if content_type is not None and not isinstance(content_type, str):
+            raise InvalidInputError(f"files[{index}]", "the content type must be a str")
+        return SupplierInvoiceUpload(
+            filename=filename, content=bytes(content), content_type=content_type
+        )
+    if isinstance(item, str):
+        raise InvalidInputError(
+            f"files[{index}]", "pass a pathlib.Path, not a str (a str could be a file's content)"
+        )
+    raise InvalidInputError(
+        f"files[{index}]",
+        "expected a Path, (filename, bytes), (filename, bytes, content_type) or "
+        f"SupplierInvoiceUpload, not {type(item).__name__}",
+    )
+
+
+def validate_inputs(files: Iterable[FileInput]) -> list[SupplierInvoiceUpload | Path]:
+    """Check the shape of every input before anything is read or sent."""
+    if isinstance(files, (str, bytes, Path, tuple, SupplierInvoiceUpload)):
+        raise InvalidInputError("files", "pass a list of files, not a single file")
+    return [_normalise(i, item) for i, item in enumerate(files)]
+
+
+def prepare(index: int, item: SupplierInvoiceUpload | Path, budget: int) -> Prepared:
+    """Read one input and build its parts; oversize or unreadable inputs become errors.
+
+    Args:
+        index: The input's position.
+        item: The input.
+        budget: The most bytes its parts may take (the request limit minus the request-wide
+            fields).
+    """
+    if isinstance(item, Path):
+        filename = item.name
+        try:
+            size = item.stat().st_size
+            if size > budget:
+                return _failed(index, filename, "file_too_large", _too_large(size, budget))
+            content = item.read_bytes()
+        except OSError as exc:
+            return _failed(index, filename, "file_unreadable", f"cannot read {item}: {exc}")
+        upload = SupplierInvoiceUpload(filename=filename, content=content)
+    else:
+        upload = item
+    if upload.attachment_id is not None:
+        key = upload.idempotency_key or str(
+            uuid.uuid5(IDEMPOTENCY_NAMESPACE, "attachment:" + upload.attachment_id)
+        )
+        parts: list[tuple[str, Any]] = [
+            (_ATTACHMENT_FIELD, (None, upload.attachment_id.encode())),
+            (_KEY_FIELD, (None, key.encode())),
+        ]
+        return Prepared(index=index, filename=None, key=key, parts=parts, size=parts_size(parts))
+    assert upload.content is not None
+    assert upload.filename is not None
+    content = upload.content
+    key = upload.idempotency_key or content_key(content)
+    if not content:
+        return Prepared(
+            index=index,
+            filename=upload.filename,
+            key=key,
+            error=BulkItemError(code="empty_file", detail="the file is empty; nothing was sent"),
+        )
+    content_type = upload.content_type or _guess_type(upload.filename)
+    parts = [
+        (_FILE_FIELD, (upload.filename, content, content_type)),
+        (_KEY_FIELD, (None, key.encode())),
+    ]
+    size = parts_size(parts)
+    if size > budget:
+        return Prepared(
+            index=index,
+            filename=upload.filename,
+            key=key,
+            error=BulkItemError(code="file_too_large", detail=_too_large(size, budget)),
+        )
+    return Prepared(index=index, filename=upload.filename, key=key, parts=parts, size=size)
+
+
+def _too_large(size: int, budget: int) -> str:
+    return (
+        f"{size} bytes exceed what one bulk request can carry ({budget} bytes of Qonto's "
+        f"{MAX_REQUEST_BYTES}-byte limit); nothing was sent"
+    )
+
+
+def _failed(index: int, filename: str, code: str, detail: str) -> Prepared:
+    # No content was read, so the key cannot come from it; it is never sent either.
+    key = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"unsent:{index}:{filename}"))
+    return Prepared(
+        index=index, filename=filename, key=key, error=BulkItemError(code=code, detail=detail)
+    )
+
+
+_KEY_POINTER = re.compile(r"/supplier_invoices/idempotency_key/(?P<key>[^/]+)")
+_INDEX_POINTER = re.compile(r"/supplier_invoices/(?P<index>\d+)(?:/|$)")
+
+
+def _error_from(data: Any) -> BulkItemError:
+    if not isinstance(data, Mapping):
+        return BulkItemError(code="unknown", detail=str(data))
+    source = data.get("source")
+    pointer = None
+    if isinstance(source, Mapping):
+        raw = source.get("pointer") or source.get("parameter")
+        pointer = str(raw) if raw is not None else None
+    detail = data.get("detail") or data.get("message") or data.get("title") or ""
+    return BulkItemError(
+        code=str(data.get("code") or "unknown"), detail=str(detail), pointer=pointer
+    )
+
+
+def pair(
+    chunk: Sequence[Prepared],
+    invoices: Sequence[SupplierInvoice],
+    raw_errors: Sequence[Any],
+) -> tuple[dict[int, SupplierInvoice | BulkItemError], list[SupplierInvoice], list[BulkItemError]]:
+    """Pair a chunk's inputs with the invoices and errors of its answer.
+
+    Errors are paired by the idempotency key or the position in their pointer; invoices by
+    an ``idempotency_key`` field if the server echoes one, then by file name when it is
+    unique, then in order (the server answers in request order).
+
+    Returns:
+        The outcome per input index, the invoices and the errors left unpaired.
+    """
+    by_key = {p.key: p for p in chunk}
+    outcome: dict[int, SupplierInvoice | BulkItemError] = {}
+    unmatched_errors: list[BulkItemError] = []
+    for raw in raw_errors:
+        error = _error_from(raw)
+        target: Prepared | None = None
+        if error.pointer:
+            m = _KEY_POINTER.search(error.pointer)
+            if m is not None:
+                target = by_key.get(m["key"])
+            else:
+                m = _INDEX_POINTER.search(error.pointer)
+                if m is not None and int(m["index"]) < len(chunk):
+                    target = chunk[int(m["index"])]
+        if target is not None and target.index not in outcome:
+            outcome[target.index] = error
+        else:
+            unmatched_errors.append(error)
+
+    waiting = [p for p in chunk if p.index not in outcome]
+    left: list[SupplierInvoice] = []
+    for invoice in invoices:
+        echoed = invoice.extra.get("idempotency_key")
+        target = by_key.get(echoed) if isinstance(echoed, str) else None
+        if target is not None and target.index not in outcome:
+            outcome[target.index] = invoice
+            waiting.remove(target)
+        else:
+            left.append(invoice)
+
+    if left and waiting:
+        names = [p.filename for p in waiting]
+        still: list[SupplierInvoice] = []
+        for invoice in left:
+            if invoice.file_name and names.count(invoice.file_name) == 1:
+                target = waiting[names.index(invoice.file_name)]
+                outcome[target.index] = invoice
+                waiting.remove(target)
+                names = [p.filename for p in waiting]
+            else:
+                still.append(invoice)
+        left = still
+
+    while left and waiting:
+        outcome[waiting.pop(0).index] = left.pop(0)
+
+    if len(unmatched_errors) == len(waiting) == 1:
+        outcome[waiting.pop().index] = unmatched_errors.pop()
+    return outcome, left, unmatched_errors

@@ -1,0 +1,993 @@
+"""`QontoClient`: the Qonto Business API v2 supplier-invoice endpoints.
+
+Six operations: list (auto-paginated), retrieve, bulk create from files, mark as paid,
+unmark as paid and reject. State changes are checked against `QONTO_RULES` before anything
+is sent, and are never repeated blindly: after an ambiguous failure the invoice is read
+again and the change is sent again only if it did not happen.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime, timezone
+from typing import Any, Literal, TypeAlias, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from .._convert import structure
+from .._http import (
+    NOT_GIVEN,
+    APIResponse,
+    BaseClient,
+    HTTPCore,
+    NotGiven,
+    Resource,
+    RetryPolicy,
+    TimeoutTypes,
+    logger,
+)
+from .._http.core import Sleep
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    ConfigurationError,
+    InternalServerError,
+    InvalidInputError,
+    PermissionDeniedError,
+    ResponseValidationError,
+    UnexpectedRedirectError,
+)
+from ..money import Money
+from . import bulk as _bulk
+from .auth import ENV_STAGING_TOKEN, STAGING_TOKEN_HEADER, QontoAuth, TokenProvider, resolve_auth
+from .models import SupplierInvoice, SupplierInvoiceAction, SupplierInvoiceStatus, converter
+from .pagination import AsyncPaginator, Page, parse_meta
+from .rules import QONTO_RULES, QontoRuleTable
+
+__all__ = [
+    "ARRAY_FILTER_SUFFIX",
+    "PRODUCTION_BASE_URL",
+    "SANDBOX_BASE_URL",
+    "SORT_PROPERTIES",
+    "DocumentTypeFilter",
+    "DueDateFilter",
+    "QontoClient",
+    "QueryField",
+    "RelativeDateFilter",
+    "SupplierInvoices",
+]
+
+PRODUCTION_BASE_URL = "https://thirdparty.qonto.com/v2/"
+SANDBOX_BASE_URL = "https://thirdparty-sandbox.staging.qonto.co/v2/"
+
+ARRAY_FILTER_SUFFIX = "[]"
+"""How a filter with several values is spelled on the wire: the one place to change it.
+
+Qonto's list page says a filter "provided multiple times is parsed as an array", which
+reads as ``filter[status]=a&filter[status]=b``; qontoctl, validated against the live API,
+sends ``filter[status][]=a&filter[status][]=b``, which is also the only form a Rails (Rack)
+server parses as an array (with repeated plain keys Rack keeps the last value, silently
+narrowing the filter). The library therefore sends the ``[]`` form. Set this to ``""`` for
+the repeated form.
+"""
+
+QUERY_FIELDS_SEPARATOR = ","
+"""``query_fields`` is one parameter; several fields are joined with this separator."""
+
+DueDateFilter: TypeAlias = Literal["past_and_today", "future", "missing_date"]
+RelativeDateFilter: TypeAlias = Literal[
+    "today", "yesterday", "this_week", "past_week", "this_month", "past_month"
+]
+DocumentTypeFilter: TypeAlias = Literal["duplicates", "non_financial_documents"]
+QueryField: TypeAlias = Literal["supplier_name", "amount", "file_name", "invoice_number"]
+PayableAmountFilter: TypeAlias = "str | tuple[Literal['lte', 'gte'], Money]"
+StatusFilter: TypeAlias = "SupplierInvoiceStatus | str | Iterable[SupplierInvoiceStatus | str]"
+InvoiceRef: TypeAlias = "SupplierInvoice | str | uuid.UUID"
+
+_DUE_DATES = frozenset({"past_and_today", "future", "missing_date"})
+_RELATIVE_DATES = frozenset(
+    {"today", "yesterday", "this_week", "past_week", "this_month", "past_month"}
+)
+_DOCUMENT_TYPES = frozenset({"duplicates", "non_financial_documents"})
+_QUERY_FIELDS = frozenset({"supplier_name", "amount", "file_name", "invoice_number"})
+SORT_PROPERTIES = frozenset(
+    {
+        "created_at",
+        "file_name",
+        "supplier_name",
+        "payment_date",
+        "due_date",
+        "scheduled_date",
+        "total_amount",
+        # Not in the list page's table, but Qonto's sync guide sorts by it.
+        "updated_at",
+    }
+)
+_PAYABLE_AMOUNT = re.compile(r"^(lte|gte):\d+(\.\d+)?:[A-Z]{3}$")
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+_NON_JSON_HINT = (
+    "Qonto's sandbox answers with an HTML login page (status 200) when the "
+    f"{STAGING_TOKEN_HEADER} header is missing or wrong: pass staging_token= or set "
+    f"{ENV_STAGING_TOKEN}"
+)
+
+T = TypeVar("T")
+
+
+class QontoClient(BaseClient):
+    """Async client for Qonto supplier invoices (Business API v2).
+
+    Credentials: an OAuth access token (``Authorization: Bearer ...``), optionally with a
+    ``token_provider`` that supplies a fresh one after a 401, or an API key (``login`` and
+    ``secret_key``, sent as ``Authorization: login:secret-key``). When none is given they
+    are read from ``QONTO_ACCESS_TOKEN``, or ``QONTO_LOGIN`` and ``QONTO_SECRET_KEY``. A
+    staging token (argument or ``QONTO_STAGING_TOKEN``) selects the sandbox and is sent as
+    ``X-Qonto-Staging-Token`` on every request.
+
+    Args:
+        access_token: OAuth access token.
+        login: API key login (the organization's slug).
+        secret_key: API key secret.
+        staging_token: Sandbox staging token; selects the sandbox base URL.
+        base_url: Another base URL (e.g. a fake served over HTTP). Plain ``http`` is
+            accepted only for loopback hosts.
+        token_provider: Async callable returning a fresh OAuth access token; called when no
+            ``access_token`` is given and once again after a 401.
+        timeout: Default timeout (``None`` disables; ``NOT_GIVEN``: 30 s, 10 s to connect).
+        retry_policy: How failures are retried.
+        rate_limit: Most requests per second (Qonto allows 1,000 per 10 s per IP address),
+            or ``None`` to disable the client-side limit.
+        max_concurrency: Most requests in flight at once.
+        http_client: An ``httpx.AsyncClient`` to use (you close it).
+        transport: An ``httpx`` transport, e.g. ``FakeQonto().transport``.
+        headers: Extra headers for every request.
+        log_bodies: Log request and response bodies at DEBUG (credentials scrubbed).
+        sleep: The sleep between retries (inject one in tests).
+        rules: The state-machine rules to enforce (default `QONTO_RULES`).
+
+    Raises:
+        ConfigurationError: Missing, incomplete or ambiguous credentials, or a bad
+            ``base_url``.
+    """
+
+    def __init__(
+        self,
+        *,
+        access_token: str | None = None,
+        login: str | None = None,
+        secret_key: str | None = None,
+        staging_token: str | None = None,
+        base_url: str | None = None,
+        token_provider: TokenProvider | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        retry_policy: RetryPolicy | None = None,
+        rate_limit: float | None = 100.0,
+        max_concurrency: int | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        log_bodies: bool = False,
+        sleep: Sleep | None = None,
+        rules: QontoRuleTable | None = None,
+    ) -> None:
+        auth = resolve_auth(
+            access_token=access_token,
+            login=login,
+            secret_key=secret_key,
+            staging_token=staging_token,
+            token_provider=token_provider,
+        )
+        if base_url is None:
+            base_url = SANDBOX_BASE_URL if auth.is_sandbox else PRODUCTION_BASE_URL
+        _check_base_url(base_url)
+        if rate_limit is not None and rate_limit <= 0:
+            raise ConfigurationError("rate_limit must be > 0 (or None to disable it)")
+        self._auth: QontoAuth = auth
+        self.rules: QontoRuleTable = rules if rules is not None else QONTO_RULES
+        self._core = HTTPCore(
+            base_url=base_url,
+            auth=auth,
+            api_name="qonto",
+            timeout=timeout,
+            retry_policy=retry_policy,
+            rate_limit=rate_limit,
+            # Small bursts: the server counts 1,000 requests in any 10 s window.
+            rate_limit_burst=min(10.0, rate_limit) if rate_limit else None,
+            max_concurrency=max_concurrency,
+            http_client=http_client,
+            transport=transport,
+            headers=headers,
+            log_bodies=log_bodies,
+            sleep=sleep,
+            non_json_hint=_NON_JSON_HINT,
+        )
+        self.supplier_invoices = SupplierInvoices(self)
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to."""
+        return self._core.base_url
+
+    @property
+    def is_sandbox(self) -> bool:
+        """Whether a staging token is set (requests carry ``X-Qonto-Staging-Token``)."""
+        return self._auth.is_sandbox
+
+    def __repr__(self) -> str:
+        return f"QontoClient(base_url={self.base_url!r}, auth={self._auth!r})"
+
+
+def _check_base_url(base_url: str) -> None:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"base_url must be an http(s) URL, not {base_url!r}")
+    if parts.username or parts.password:
+        raise ConfigurationError("base_url must not contain credentials")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise ConfigurationError(
+            "base_url must use https (credentials would travel in clear text); plain http "
+            "is accepted only for loopback hosts such as a fake served locally"
+        )
+
+
+def path_id(invoice: InvoiceRef, field: str = "invoice_id") -> str:
+    """Return an invoice id percent-encoded for a URL path, refusing anything path-like.
+
+    Args:
+        invoice: A `SupplierInvoice`, an id string or a `uuid.UUID`.
+        field: The argument name to report.
+
+    Raises:
+        InvalidInputError: Empty, whitespace, control characters, ``/``, ``\\``, ``?``,
+            ``#`` or ``..``: nothing is sent.
+    """
+    value: object = invoice.id if isinstance(invoice, SupplierInvoice) else invoice
+    if isinstance(value, uuid.UUID):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            field, f"must be an id string, not {type(value).__name__}", value=value
+        )
+    if not value:
+        raise InvalidInputError(field, "must not be empty", value=value)
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise InvalidInputError(
+            field, "must not contain whitespace or control characters", value=value
+        )
+    if any(ch in value for ch in "/\\?#") or ".." in value or value == ".":
+        raise InvalidInputError(
+            field,
+            "must not contain '/', '\\', '?', '#' or '..' (it goes in the URL path)",
+            value=value,
+        )
+    return quote(value, safe="")
+
+
+def _one_or_many(value: Any) -> list[Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return [value]
+    return list(value)
+
+
+def _array(name: str, values: Sequence[str]) -> list[tuple[str, str]]:
+    return [(f"filter[{name}]{ARRAY_FILTER_SUFFIX}", v) for v in values]
+
+
+def _choice(field: str, value: Any, allowed: frozenset[str]) -> str:
+    if isinstance(value, str) and value in allowed:
+        return value
+    raise InvalidInputError(field, f"must be one of {', '.join(sorted(allowed))}", value=value)
+
+
+def _choices(field: str, value: Any, allowed: frozenset[str]) -> list[str]:
+    values = [_choice(field, v, allowed) for v in _one_or_many(value)]
+    if not values:
+        raise InvalidInputError(field, "must not be empty (pass None for no filter)", value=value)
+    return values
+
+
+def _rfc3339(field: str, value: Any) -> str:
+    if not isinstance(value, datetime):
+        raise InvalidInputError(field, "must be a datetime", value=value)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInputError(
+            field, "must be timezone-aware (a naive datetime is ambiguous)", value=value
+        )
+    utc = value.astimezone(timezone.utc)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}"
+    return text + "Z"
+
+
+def _flag(field: str, value: Any) -> str:
+    if not isinstance(value, bool):
+        raise InvalidInputError(field, "must be True or False", value=value)
+    return "true" if value else "false"
+
+
+def _text(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(field, "must be a non-empty string", value=value)
+    return value
+
+
+def _status_values(value: Any) -> list[str]:
+    values = []
+    for v in _one_or_many(value):
+        if isinstance(v, SupplierInvoiceStatus):
+            values.append(v.value)
+        elif isinstance(v, str) and v.strip():
+            # Open enum: a status the library does not know yet may still be filtered on.
+            values.append(v)
+        else:
+            raise InvalidInputError("status", "must be statuses or status strings", value=v)
+    if not values:
+        raise InvalidInputError("status", "must not be empty (pass None for no filter)")
+    return values
+
+
+def _payable_amount(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) == 2:
+        op, money = value
+        if op not in ("lte", "gte") or not isinstance(money, Money):
+            raise InvalidInputError(
+                "payable_amount", "expected ('lte' | 'gte', Money)", value=value
+            )
+        if money.amount < 0:
+            raise InvalidInputError("payable_amount", "must not be negative", value=value)
+        return f"{op}:{format(money.amount, 'f')}:{money.currency}"
+    if isinstance(value, str) and _PAYABLE_AMOUNT.match(value):
+        return value
+    raise InvalidInputError(
+        "payable_amount",
+        "expected 'lte:<amount>:<CUR>' / 'gte:<amount>:<CUR>' (e.g. 'lte:100.00:EUR') or "
+        "('lte' | 'gte', Money)",
+        value=value,
+    )
+
+
+def _sort_by(value: Any) -> str:
+    if isinstance(value, str):
+        prop, sep, direction = value.partition(":")
+        if sep and prop in SORT_PROPERTIES and direction in ("asc", "desc"):
+            return value
+    raise InvalidInputError(
+        "sort_by",
+        f"expected '<property>:asc' or '<property>:desc' with property one of "
+        f"{', '.join(sorted(SORT_PROPERTIES))}",
+        value=value,
+    )
+
+
+def _unwrap(data: Any, key: str) -> Any:
+    if isinstance(data, Mapping) and "id" not in data and isinstance(data.get(key), Mapping):
+        return data[key]
+    return data
+
+
+class SupplierInvoices(Resource):
+    """The supplier-invoice endpoints: ``qonto.supplier_invoices``."""
+
+    _client: QontoClient
+
+    @property
+    def _core(self) -> HTTPCore:
+        return self._client._core
+
+    def list(
+        self,
+        *,
+        status: StatusFilter | None = None,
+        due_date: DueDateFilter | Iterable[DueDateFilter] | None = None,
+        attachment_id: str | Iterable[str] | None = None,
+        created_at_from: datetime | None = None,
+        created_at_to: datetime | None = None,
+        updated_at_from: datetime | None = None,
+        updated_at_to: datetime | None = None,
+        payment_date: RelativeDateFilter | None = None,
+        issue_date: RelativeDateFilter | None = None,
+        issue_date_from: date | None = None,
+        missing_data: bool | None = None,
+        matched_transactions: bool | None = None,
+        document_type: DocumentTypeFilter | Iterable[DocumentTypeFilter] | None = None,
+        approver_id: str | Iterable[str] | None = None,
+        exclude_credit_notes: bool | None = None,
+        payable_amount: PayableAmountFilter | None = None,
+        query: str | None = None,
+        query_fields: Iterable[QueryField] | None = None,
+        sort_by: str | None = None,
+        per_page: int = 100,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+    ) -> AsyncPaginator[SupplierInvoice]:
+        """List supplier invoices: ``await`` for the first page, ``async for`` for all.
+
+        Every filter is optional; the arguments are checked here, before anything is sent.
+        Several values of one filter are sent as ``filter[name][]`` (see
+        `ARRAY_FILTER_SUFFIX`).
+
+        Args:
+            status: One status or several (``filter[status][]``).
+            due_date: ``past_and_today``, ``future`` or ``missing_date``; one
+                (``filter[due_date]``) or several.
+            attachment_id: One attachment id (``filter[attachment_id]``) or several
+                (``filter[attachment_id][]``).
+            created_at_from: Created at or after (timezone-aware).
+            created_at_to: Created at or before (timezone-aware).
+            updated_at_from: Updated at or after (timezone-aware): the sync pattern.
+            updated_at_to: Updated at or before (timezone-aware).
+            payment_date: Relative period: ``today``, ``yesterday``, ``this_week``,
+                ``past_week``, ``this_month``, ``past_month``.
+            issue_date: Relative period, as ``payment_date``.
+            issue_date_from: Issued on or after this date.
+            missing_data: Only invoices with (``True``) or without missing data.
+            matched_transactions: Only invoices with (``True``) or without a matched
+                transaction.
+            document_type: ``duplicates`` or ``non_financial_documents``; one or several.
+            approver_id: Approver ids (``filter[approver_id][]``).
+            exclude_credit_notes: Leave out supplier credit notes.
+            payable_amount: ``"lte:100.00:EUR"`` / ``"gte:..."`` or ``("lte", Money(...))``.
+            query: Full-text search.
+            query_fields: Where ``query`` searches: ``supplier_name``, ``amount``,
+                ``file_name``, ``invoice_number``.
+            sort_by: ``"<property>:asc"`` or ``"<property>:desc"``; property one of
+                `SORT_PROPERTIES`.
+            per_page: Page size, 1 to 100 (always sent: Qonto's default for this endpoint
+                is not documented consistently).
+            timeout: Timeout of each page request.
+
+        Returns:
+            The paginator.
+
+        Raises:
+            InvalidInputError: A filter value is refused (raised here, not on iteration).
+        """
+        params = self._list_params(
+            status=status,
+            due_date=due_date,
+            attachment_id=attachment_id,
+            created_at_from=created_at_from,
+            created_at_to=created_at_to,
+            updated_at_from=updated_at_from,
+            updated_at_to=updated_at_to,
+            payment_date=payment_date,
+            issue_date=issue_date,
+            issue_date_from=issue_date_from,
+            missing_data=missing_data,
+            matched_transactions=matched_transactions,
+            document_type=document_type,
+            approver_id=approver_id,
+            exclude_credit_notes=exclude_credit_notes,
+            payable_amount=payable_amount,
+            query=query,
+            query_fields=query_fields,
+            sort_by=sort_by,
+        )
+        if isinstance(per_page, bool) or not isinstance(per_page, int) or not 1 <= per_page <= 100:
+            raise InvalidInputError("per_page", "must be an integer from 1 to 100", value=per_page)
+
+        async def fetch(page: int) -> Page[SupplierInvoice]:
+            query_params = [*params, ("page", str(page)), ("per_page", str(per_page))]
+            response = await self._core.request(
+                "GET", "supplier_invoices", params=query_params, timeout=timeout
+            )
+            return _parse_page(response, page, per_page)
+
+        return AsyncPaginator(fetch, key=_invoice_key)
+
+    @staticmethod
+    def _list_params(**f: Any) -> Sequence[tuple[str, str]]:
+        params: list[tuple[str, str]] = []
+        if f["status"] is not None:
+            params += _array("status", _status_values(f["status"]))
+        if f["due_date"] is not None:
+            values = _choices("due_date", f["due_date"], _DUE_DATES)
+            if isinstance(f["due_date"], str):
+                params.append(("filter[due_date]", values[0]))
+            else:
+                params += _array("due_date", values)
+        if f["attachment_id"] is not None:
+            if isinstance(f["attachment_id"], str):
+                params.append(("filter[attachment_id]", _text("attachment_id", f["attachment_id"])))
+            else:
+                ids = [_text("attachment_id", v) for v in f["attachment_id"]]
+                if not ids:
+                    raise InvalidInputError("attachment_id", "must not be empty")
+                params += _array("attachment_id", ids)
+        for name in ("created_at_from", "created_at_to", "updated_at_from", "updated_at_to"):
+            if f[name] is not None:
+                params.append((f"filter[{name}]", _rfc3339(name, f[name])))
+        for name in ("payment_date", "issue_date"):
+            if f[name] is not None:
+                params.append((f"filter[{name}]", _choice(name, f[name], _RELATIVE_DATES)))
+        if f["issue_date_from"] is not None:
+            value = f["issue_date_from"]
+            if not isinstance(value, date) or isinstance(value, datetime):
+                raise InvalidInputError("issue_date_from", "must be a date", value=value)
+            params.append(("filter[issue_date_from]", value.isoformat()))
+        for name in ("missing_data", "matched_transactions"):
+            if f[name] is not None:
+                params.append((f"filter[{name}]", _flag(name, f[name])))
+        if f["document_type"] is not None:
+            values = _choices("document_type", f["document_type"], _DOCUMENT_TYPES)
+            if isinstance(f["document_type"], str):
+                params.append(("filter[document_type]", values[0]))
+            else:
+                params += _array("document_type", values)
+        if f["approver_id"] is not None:
+            ids = [_text("approver_id", v) for v in _one_or_many(f["approver_id"])]
+            if not ids:
+                raise InvalidInputError("approver_id", "must not be empty")
+            params += _array("approver_id", ids)
+        if f["exclude_credit_notes"] is not None:
+            params.append(
+                (
+                    "filter[exclude_credit_notes]",
+                    _flag("exclude_credit_notes", f["exclude_credit_notes"]),
+                )
+            )
+        if f["payable_amount"] is not None:
+            params.append(("filter[payable_amount]", _payable_amount(f["payable_amount"])))
+        if f["query"] is not None:
+            params.append(("query", _text("query", f["query"])))
+        if f["query_fields"] is not None:
+            if f["query"] is None:
+                raise InvalidInputError("query_fields", "has no effect without query=")
+            fields = _choices("query_fields", f["query_fields"], _QUERY_FIELDS)
+            params.append(("query_fields", QUERY_FIELDS_SEPARATOR.join(fields)))
+        if f["sort_by"] is not None:
+            params.append(("sort_by", _sort_by(f["sort_by"])))
+        return params
+
+    async def get(
+        self, invoice: InvoiceRef, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
+    ) -> SupplierInvoice:
+        """Retrieve one supplier invoice (``GET /v2/supplier_invoices/{id}``).
+
+        Args:
+            invoice: The id (or a model, to read it again).
+            timeout: Timeout for this call.
+
+        Returns:
+            The invoice.
+
+        Raises:
+            InvalidInputError: The id is not a safe path segment; nothing was sent.
+            NotFoundError: No such invoice.
+        """
+        quoted = path_id(invoice)
+        response = await self._core.request("GET", f"supplier_invoices/{quoted}", timeout=timeout)
+        result = self._parse_invoice(response, "supplier_invoice")
+        self._check_same(invoice, result, response)
+        return result
+
+    async def mark_as_paid(
+        self,
+        invoice: InvoiceRef,
+        *,
+        payment_date: date,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+    ) -> SupplierInvoice:
+        """Record that an invoice was paid outside Qonto (bookkeeping only).
+
+        Allowed from to_review, to_approve, pending, awaiting_payment, to_pay and archived;
+        on an invoice that is already paid it succeeds and changes nothing. A bare id is
+        read first (one GET) so that the rule can be checked.
+
+        Args:
+            invoice: The invoice, or its id.
+            payment_date: The day it was paid (a `date`, not a `datetime` or string).
+            timeout: Timeout of each request.
+
+        Returns:
+            The updated invoice (status paid).
+
+        Raises:
+            IllegalTransitionError: Its status does not allow it; nothing was sent.
+            InvalidInputError: A bad id or payment date; nothing was sent.
+            APIError: The request failed (after an ambiguous failure the invoice is read
+                again and the change re-sent only if it did not happen).
+        """
+        if not isinstance(payment_date, date) or isinstance(payment_date, datetime):
+            raise InvalidInputError(
+                "payment_date",
+                f"must be a datetime.date, not {type(payment_date).__name__}",
+                value=payment_date,
+            )
+        body = {"supplier_invoice": {"payment_date": payment_date.isoformat()}}
+        return await self._change(
+            SupplierInvoiceAction.MARK_AS_PAID,
+            invoice,
+            body,
+            done=lambda si: si.status == SupplierInvoiceStatus.PAID,
+            timeout=timeout,
+        )
+
+    async def unmark_as_paid(
+        self, invoice: InvoiceRef, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
+    ) -> SupplierInvoice:
+        """Revert a paid invoice to to_review (its payment date is cleared).
+
+        Args:
+            invoice: The invoice, or its id (read first).
+            timeout: Timeout of each request.
+
+        Returns:
+            The updated invoice (status to_review).
+
+        Raises:
+            IllegalTransitionError: It is not paid; nothing was sent.
+            InvalidInputError: A bad id; nothing was sent.
+            APIError: The request failed.
+        """
+        return await self._change(
+            SupplierInvoiceAction.UNMARK_AS_PAID,
+            invoice,
+            None,
+            done=lambda si: si.status == SupplierInvoiceStatus.TO_REVIEW,
+            timeout=timeout,
+        )
+
+    async def reject(
+        self,
+        invoice: InvoiceRef,
+        *,
+        declined_note: str,
+        declined_reason_code: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+    ) -> SupplierInvoice:
+        """Reject an invoice (irreversible through the API).
+
+        Allowed from to_review, to_approve and awaiting_payment. Rejecting a French
+        e-invoice without ``declined_reason_code`` is refused by Qonto (422) since
+        2026-09-01.
+
+        Args:
+            invoice: The invoice, or its id (read first).
+            declined_note: Why, in words (required, non-empty).
+            declined_reason_code: An AFNOR reason code, e.g. ``"DOUBLON"``.
+            timeout: Timeout of each request.
+
+        Returns:
+            The updated invoice (status rejected).
+
+        Raises:
+            IllegalTransitionError: Its status does not allow it; nothing was sent.
+            InvalidInputError: A bad id, note or code; nothing was sent.
+            APIError: The request failed.
+        """
+        if not isinstance(declined_note, str) or not declined_note.strip():
+            raise InvalidInputError(
+                "declined_note", "must be a non-empty string", value=declined_note
+            )
+        payload: dict[str, str] = {"declined_note": declined_note}
+        if declined_reason_code is not None:
+            payload["declined_reason_code"] = _text("declined_reason_code", declined_reason_code)
+        return await self._change(
+            SupplierInvoiceAction.REJECT,
+            invoice,
+            {"supplier_invoice": payload},
+            done=lambda si: si.status == SupplierInvoiceStatus.REJECTED,
+            timeout=timeout,
+        )
+
+    async def bulk_create(
+        self,
+        files: Iterable[_bulk.FileInput],
+        *,
+        source: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+        skip_attachment_matcher: bool = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+    ) -> _bulk.BulkCreateResult:
+        """Create supplier invoices from files (``POST /v2/supplier_invoices/bulk``).
+
+        The files are sent in as many requests as needed, each with at most 20 files and
+        15 MB. Every file carries an idempotency key (derived from its content unless you
+        give one in a `SupplierInvoiceUpload`) that stays the same when a request is
+        retried, so a retry after a lost response creates nothing twice. Qonto answers 200
+        even when some files fail; the result pairs every input with its invoice or error.
+
+        Only one chunk's files are held in memory at a time.
+
+        Args:
+            files: `Path`, ``(filename, bytes)``, ``(filename, bytes, content_type)`` or
+                `SupplierInvoiceUpload` items.
+            source: The request's ``source``: ``pay_by_invoice``, ``supplier_invoices``,
+                ``integration``, ``transaction_attachment`` or ``generic_upload``.
+            meta: Integration metadata, e.g. ``{"integration_type": "dropbox"}``
+                (sent as a JSON string).
+            skip_attachment_matcher: Do not match the invoices to transactions.
+            timeout: Timeout of each request.
+
+        Returns:
+            The pairing of every input with its created invoice or its error.
+
+        Raises:
+            InvalidInputError: An input of the wrong shape, or a bad ``source`` / ``meta``;
+                nothing was sent. (Files that are too large or unreadable are error
+                items, not exceptions.)
+        """
+        inputs = _bulk.validate_inputs(files)
+        common = _bulk.top_level_parts(
+            _bulk.validate_source(source),
+            _bulk.validate_meta(meta),
+            _flag("skip_attachment_matcher", skip_attachment_matcher) == "true",
+        )
+        common_size = _bulk.parts_size(common) + _bulk.multipart_size([("x", (None, b""))])
+        budget = _bulk.MAX_REQUEST_BYTES - common_size
+
+        outcome: dict[int, _bulk.BulkItemResult] = {}
+        first_by_key: dict[str, int] = {}
+        duplicates: list[_bulk.Prepared] = []
+        unmatched_invoices: list[SupplierInvoice] = []
+        unmatched_errors: list[_bulk.BulkItemError] = []
+        requests = 0
+        fatal: APIError | None = None
+        chunk: list[_bulk.Prepared] = []
+        chunk_size = 0
+
+        async def flush() -> None:
+            nonlocal requests, fatal, chunk, chunk_size
+            if not chunk:
+                return
+            sending, chunk, chunk_size = chunk, [], 0
+            if fatal is not None:
+                for p in sending:
+                    outcome[p.index] = _item(p, _not_sent(fatal))
+                return
+            requests += 1
+            parts = [*common, *(part for p in sending for part in p.parts)]
+            try:
+                # Safe to repeat: every item carries its idempotency key, so the server
+                # answers a repeated item with the invoice it already created.
+                response = await self._core.request(
+                    "POST",
+                    "supplier_invoices/bulk",
+                    files=parts,
+                    timeout=timeout,
+                    safe_to_repeat=True,
+                )
+                invoices, errors = _parse_bulk(response)
+            except APIError as exc:
+                if _stops_everything(exc):
+                    fatal = exc
+                error = _bulk.BulkItemError(code="request_failed", detail=str(exc), exception=exc)
+                for p in sending:
+                    outcome[p.index] = _item(p, error)
+                return
+            paired, left_invoices, left_errors = _bulk.pair(sending, invoices, errors)
+            unmatched_invoices.extend(left_invoices)
+            unmatched_errors.extend(left_errors)
+            for p in sending:
+                result = paired.get(p.index)
+                if result is None:
+                    result = _bulk.BulkItemError(
+                        code="missing_result",
+                        detail="the answer lists neither an invoice nor an error for this "
+                        "file; sending it again is safe (same idempotency key)",
+                    )
+                outcome[p.index] = _item(p, result)
+
+        for index, item in enumerate(inputs):
+            prepared = _bulk.prepare(index, item, budget)
+            if prepared.error is not None:
+                outcome[index] = _item(prepared, prepared.error)
+                continue
+            if prepared.key in first_by_key:
+                duplicates.append(prepared)
+                continue
+            first_by_key[prepared.key] = index
+            if chunk and (
+                len(chunk) >= _bulk.MAX_FILES_PER_REQUEST or chunk_size + prepared.size > budget
+            ):
+                await flush()
+            chunk.append(prepared)
+            chunk_size += prepared.size
+        await flush()
+
+        for p in duplicates:
+            first = outcome[first_by_key[p.key]]
+            outcome[p.index] = _bulk.BulkItemResult(
+                index=p.index,
+                filename=p.filename,
+                idempotency_key=p.key,
+                invoice=first.invoice,
+                error=first.error,
+                duplicate_of=first.index,
+            )
+        return _bulk.BulkCreateResult(
+            items=tuple(outcome[i] for i in range(len(inputs))),
+            requests=requests,
+            unmatched_invoices=tuple(unmatched_invoices),
+            unmatched_errors=tuple(unmatched_errors),
+        )
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _parse_invoice(self, response: APIResponse, envelope: str) -> SupplierInvoice:
+        data = _unwrap(response.data, envelope)
+        return structure(
+            converter,
+            data,
+            SupplierInvoice,
+            body=response.text,
+            method=response.method,
+            url=response.url,
+        )
+
+    @staticmethod
+    def _check_same(requested: InvoiceRef, got: SupplierInvoice, response: APIResponse) -> None:
+        wanted = requested.id if isinstance(requested, SupplierInvoice) else str(requested)
+        if got.id.lower() != wanted.lower():
+            raise ResponseValidationError(
+                f"{response.method} {response.url} answered with invoice {got.id!r} "
+                f"instead of {wanted!r}",
+                body=response.text,
+                method=response.method,
+                url=response.url,
+                status_code=response.status_code,
+            )
+
+    async def _change(
+        self,
+        action: SupplierInvoiceAction,
+        invoice: InvoiceRef,
+        body: Any,
+        *,
+        done: Callable[[SupplierInvoice], bool],
+        timeout: TimeoutTypes | NotGiven,
+    ) -> SupplierInvoice:
+        quoted = path_id(invoice)
+        rules = self._client.rules
+        current = (
+            invoice
+            if isinstance(invoice, SupplierInvoice)
+            else await self.get(invoice, timeout=timeout)
+        )
+        rules.check(action, current.status, invoice_id=current.id)
+        path = f"supplier_invoices/{quoted}/{action.value}"
+        policy = self._core.retry_policy
+        attempt = 0
+        while True:
+            try:
+                response = await self._core.request(
+                    "POST", path, json_body=body, timeout=timeout, safe_to_repeat=False
+                )
+            except (APIConnectionError, InternalServerError) as exc:
+                if isinstance(exc, APIConnectionError) and not exc.request_sent:
+                    raise  # never reached the server; the core already retried it
+                if attempt >= policy.max_retries:
+                    raise
+                attempt += 1
+                # Did the change happen before the answer was lost? Read, then decide.
+                try:
+                    now = await self.get(current.id, timeout=timeout)
+                except APIError:
+                    raise exc from None
+                if done(now):
+                    logger.info(
+                        "qonto %s %s: the change was applied although the answer was lost",
+                        action.value,
+                        current.id,
+                    )
+                    return now
+                if rules.refusal(action, now.status) is not None:
+                    # The invoice moved elsewhere meanwhile: re-sending would be refused.
+                    raise
+                delay = policy.backoff(attempt)
+                logger.info(
+                    "qonto %s %s: not applied after %s; sending again in %.2f s",
+                    action.value,
+                    current.id,
+                    type(exc).__name__,
+                    delay,
+                )
+                await self._core.sleep(delay)
+                continue
+            result = self._parse_invoice(response, "supplier_invoice")
+            self._check_same(current, result, response)
+            return result
+
+
+def _invoice_key(invoice: SupplierInvoice) -> str:
+    return invoice.id
+
+
+def _parse_page(response: APIResponse, page: int, per_page: int) -> Page[SupplierInvoice]:
+    data = response.data
+
+    def invalid(problem: str) -> ResponseValidationError:
+        return ResponseValidationError(
+            f"response from {response.method} {response.url} is not a supplier invoice list",
+            errors=[problem],
+            body=response.text,
+            method=response.method,
+            url=response.url,
+            status_code=response.status_code,
+        )
+
+    if not isinstance(data, Mapping) or not isinstance(data.get("supplier_invoices"), list):
+        raise invalid("expected an object with a 'supplier_invoices' list @ $")
+    try:
+        meta = parse_meta(data.get("meta"))
+    except (ValueError, TypeError) as exc:
+        raise invalid(f"{exc} @ $.meta") from None
+    raw_items = data["supplier_invoices"]
+    if data.get("meta") is None and len(raw_items) >= per_page:
+        # Without meta a full page cannot say whether more follow: stopping could lose data.
+        raise invalid("a full page without 'meta' @ $.meta")
+    items = structure(
+        converter,
+        raw_items,
+        tuple[SupplierInvoice, ...],
+        body=response.text,
+        method=response.method,
+        url=response.url,
+        what="list of SupplierInvoice",
+    )
+    return Page(items=items, meta=meta, page=page)
+
+
+def _parse_bulk(response: APIResponse) -> tuple[Sequence[SupplierInvoice], Sequence[Any]]:
+    data = response.data
+    if not isinstance(data, Mapping):
+        raise ResponseValidationError(
+            f"response from {response.method} {response.url} is not a bulk result",
+            errors=["expected an object @ $"],
+            body=response.text,
+            method=response.method,
+            url=response.url,
+            status_code=response.status_code,
+        )
+    raw_invoices = data.get("supplier_invoices") or []
+    raw_errors = data.get("errors") or []
+    invoices = structure(
+        converter,
+        raw_invoices,
+        tuple[SupplierInvoice, ...],
+        body=response.text,
+        method=response.method,
+        url=response.url,
+        what="list of SupplierInvoice",
+    )
+    if not isinstance(raw_errors, list):
+        raw_errors = [raw_errors]
+    return invoices, raw_errors
+
+
+def _stops_everything(exc: APIError) -> bool:
+    # Failures every later request would meet too: do not send the rest.
+    return isinstance(
+        exc,
+        (
+            AuthenticationError,
+            PermissionDeniedError,
+            UnexpectedRedirectError,
+            ResponseValidationError,
+        ),
+    ) or (isinstance(exc, APIStatusError) and exc.status_code == 429)
+
+
+def _not_sent(exc: APIError) -> _bulk.BulkItemError:
+    return _bulk.BulkItemError(
+        code="not_sent",
+        detail=f"not sent: an earlier bulk request failed with {type(exc).__name__}: {exc}",
+        exception=exc,
+    )
+
+
+def _item(p: _bulk.Prepared, result: SupplierInvoice | _bulk.BulkItemError) -> _bulk.BulkItemResult:
+    if isinstance(result, SupplierInvoice):
+        return _bulk.BulkItemResult(
+            index=p.index, filename=p.filename, idempotency_key=p.key, invoice=result
+        )
+    return _bulk.BulkItemResult(
+        index=p.index, filename=p.filename, idempotency_key=p.key, error=result
+    )
