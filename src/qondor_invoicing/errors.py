@@ -29,7 +29,7 @@ error's text).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -62,6 +62,20 @@ __all__ = [
 
 class InvoicingError(Exception):
     """Base class of every exception this library raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Most subclasses take keyword-only arguments, which the default exception pickling
+        # (``cls(*self.args)``) cannot rebuild; errors must cross process boundaries intact.
+        return (_restore_error, (type(self), self.args, self.__dict__))
+
+
+def _restore_error(
+    cls: type[InvoicingError], args: tuple[Any, ...], state: dict[str, Any]
+) -> InvoicingError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(InvoicingError, ValueError):
@@ -182,26 +196,48 @@ class ErrorBody:
         return "; ".join(parts)
 
 
-def parse_error_body(text: str, content_type: str | None = None) -> ErrorBody:
+def parse_error_body(
+    text: str,
+    content_type: str | None = None,
+    *,
+    redact: Callable[[str], str] | None = None,
+) -> ErrorBody:
     """Parse an error response body into an `ErrorBody`, keeping the raw text.
 
     Args:
         text: The response body.
         content_type: The response's ``Content-Type`` header, if any.
+        redact: Scrubs credentials out of text. Applied to the raw body and to every
+            string decoded from it, so that a credential the server echoes back never
+            survives, even when JSON escaping hid it from a search of the raw text.
 
     Returns:
         The parsed body. Unknown shapes keep their decoded JSON in ``data``; non-JSON
         bodies are kept as ``text``.
     """
+    if redact is not None:
+        text = redact(text)
     if not text.strip():
         return ErrorBody(format="empty", raw=text)
     try:
         data = json.loads(text)
     except ValueError:
         return ErrorBody(format="text", raw=text)
+    if redact is not None:
+        data = _scrub(data, redact)
     if isinstance(data, Mapping):
         return _parse_mapping(data, text)
     return ErrorBody(format="json", raw=text, data=data)
+
+
+def _scrub(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(k): _scrub(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, redact) for v in value]
+    return value
 
 
 def _parse_mapping(data: Mapping[str, Any], text: str) -> ErrorBody:
@@ -225,9 +261,18 @@ def _parse_mapping(data: Mapping[str, Any], text: str) -> ErrorBody:
                     code=str(item["code"]) if item.get("code") is not None else None,
                 )
             )
-        return ErrorBody(format="qonto", details=tuple(details), raw=text, data=data)
+        message = data.get("message")
+        return ErrorBody(
+            format="qonto",
+            title=str(message) if message else None,
+            details=tuple(details),
+            raw=text,
+            data=data,
+        )
     # ASP.NET Core (Validation)ProblemDetails: type/title/status/traceId/errors{Field: [msg]}
-    if "title" in data and ("type" in data or "status" in data or "traceId" in data):
+    if ("title" in data or isinstance(errors, Mapping)) and (
+        "type" in data or "status" in data or "traceId" in data
+    ):
         details = []
         if isinstance(errors, Mapping):
             for field, messages in errors.items():
@@ -239,9 +284,10 @@ def _parse_mapping(data: Mapping[str, Any], text: str) -> ErrorBody:
         if detail and not details:
             details.append(ErrorDetail(message=str(detail)))
         trace = data.get("traceId")
+        title = data.get("title")
         return ErrorBody(
             format="problem_details",
-            title=str(data.get("title")),
+            title=str(title) if title is not None else None,
             details=tuple(details),
             trace_id=str(trace) if trace is not None else None,
             raw=text,

@@ -33,12 +33,25 @@ class HeaderAuth(Auth):
 
     def __init__(self, headers: Mapping[str, Secret]) -> None:
         self._headers = dict(headers)
+        secrets: list[str] = []
+        for value in self._headers.values():
+            raw = value.get_secret_value()
+            secrets.append(raw)
+            # The credential inside a scheme ("Bearer <token>") or after a login
+            # ("<login>:<secret-key>", Qonto's API key), in case a server echoes only it.
+            _, space, token = raw.partition(" ")
+            if space and token:
+                secrets.append(token)
+            _, colon, key = raw.rpartition(":")
+            if colon and key:
+                secrets.append(key)
+        self._secrets = tuple(secrets)
 
     async def headers(self) -> Mapping[str, str]:
         return {name: value.get_secret_value() for name, value in self._headers.items()}
 
     def secrets(self) -> Sequence[str]:
-        return [value.get_secret_value() for value in self._headers.values()]
+        return self._secrets
 
     def __repr__(self) -> str:
         return f"HeaderAuth(headers={sorted(self._headers)!r})"

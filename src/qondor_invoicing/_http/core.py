@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Literal, TypeVar
+from urllib.parse import quote, quote_plus
 
 import anyio
 import attrs
@@ -74,18 +75,51 @@ _REQUEST_ID_HEADERS: Final = (
 )
 _MASK: Final = "**********"
 _BODY_LOG_LIMIT: Final = 4000
+_MAX_REDACTED: Final = 32
 
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class Redactor:
-    """Scrubs credential values out of any text before it is logged or raised."""
+def _encoded_forms(secret: str) -> set[str]:
+    # How a credential looks once a server or a URL has escaped it: JSON (with and without
+    # ASCII escapes, with and without escaped slashes) and percent-encoding.
+    as_json = json.dumps(secret)[1:-1]
+    as_utf8_json = json.dumps(secret, ensure_ascii=False)[1:-1]
+    return {
+        secret,
+        as_json,
+        as_utf8_json,
+        as_json.replace("/", "\\/"),
+        as_utf8_json.replace("/", "\\/"),
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+    }
 
-    __slots__ = ("_secrets",)
+
+class _Masked(tuple[str, ...]):
+    """Credentials kept for comparison, never shown (e.g. by a debugger listing locals)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} redacted>"
+
+
+class Redactor:
+    """Scrubs credential values out of any text before it is logged or raised.
+
+    Each credential is also masked in its JSON-escaped and percent-encoded forms, so a
+    server that echoes it back escaped does not smuggle it into a log line.
+    """
+
+    __slots__ = ("_secrets", "sources")
 
     def __init__(self, secrets: Sequence[str] = ()) -> None:
         # Very short values would mask innocent text; credentials are never that short.
-        self._secrets = tuple(sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True))
+        self.sources: tuple[str, ...] = _Masked(dict.fromkeys(s for s in secrets if len(s) >= 4))
+        forms = {form for s in self.sources for form in _encoded_forms(s)}
+        self._secrets = _Masked(sorted(forms, key=len, reverse=True))
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
@@ -93,8 +127,17 @@ class Redactor:
                 text = text.replace(secret, _MASK)
         return text
 
+    def covers(self, secrets: Sequence[str]) -> bool:
+        """Whether every credential in ``secrets`` is already scrubbed."""
+        return all(s in self.sources for s in secrets if len(s) >= 4)
+
+    def extended(self, secrets: Sequence[str]) -> Redactor:
+        """Return a redactor that also masks ``secrets`` (earlier ones stay masked)."""
+        # Bounded, for long-running processes whose tokens rotate every hour.
+        return Redactor((*self.sources, *secrets)[-_MAX_REDACTED:])
+
     def __repr__(self) -> str:
-        return f"Redactor({len(self._secrets)} secrets)"
+        return f"Redactor({len(self.sources)} secrets)"
 
 
 @attrs.frozen(kw_only=True)
@@ -203,7 +246,8 @@ class HTTPCore:
         self.log_bodies = log_bodies
         self.sleep: Sleep = sleep or anyio.sleep
         self.non_json_hint = non_json_hint
-        self.redact = Redactor(auth.secrets())
+        self._redactor_key: tuple[str, ...] = _Masked(auth.secrets())
+        self._redactor = Redactor(self._redactor_key)
         owns = http_client is None
         if http_client is None:
             http_client = httpx.AsyncClient(
@@ -228,6 +272,24 @@ class HTTPCore:
             f"retry_policy={self.retry_policy!r}, rate_limiter={self._shared.rate_limiter!r}, "
             f"max_concurrency={self._shared.max_concurrency!r})"
         )
+
+    @property
+    def redact(self) -> Redactor:
+        """The redactor for this core's credentials, current and past.
+
+        Credentials that change (a token obtained lazily, a refreshed OAuth token) are
+        picked up on the next use, in every copy made by `copy`, and earlier ones stay
+        masked.
+        """
+        secrets = tuple(self.auth.secrets())
+        if secrets != self._redactor_key:
+            self._redactor = self._redactor.extended(secrets)
+            self._redactor_key = _Masked(secrets)
+        return self._redactor
+
+    @redact.setter
+    def redact(self, redactor: Redactor) -> None:
+        self._redactor = redactor.extended(self._redactor.sources)
 
     @property
     def http_client(self) -> httpx.AsyncClient:
@@ -344,9 +406,11 @@ class HTTPCore:
                 headers=request_headers,
                 timeout=self._timeout(timeout),
             )
+            # The redactor follows the credentials: one obtained lazily (a token provider)
+            # is scrubbed from its first use.
             log_url = self.redact(str(request.url))
             if self.log_bodies and logger.isEnabledFor(logging.DEBUG):
-                self._log_body("request", method, log_url, request.content)
+                self._log_body("request", method, log_url, _body_for_log(request))
             if shared.rate_limiter is not None:
                 await shared.rate_limiter.acquire()
             t0 = anyio.current_time()
@@ -399,7 +463,6 @@ class HTTPCore:
             if status == 401 and not refreshed and await self.auth.refresh():
                 # New credentials: one more try, not counted against the retry budget.
                 refreshed = True
-                self.redact = Redactor(self.auth.secrets())
                 continue
             error_headers = response.headers
             retryable = status in policy.retryable_statuses or (
@@ -481,7 +544,9 @@ class HTTPCore:
         self, response: httpx.Response, method: str, url: str, request_id: str | None
     ) -> APIStatusError:
         status = response.status_code
-        body = parse_error_body(self.redact(response.text), response.headers.get("content-type"))
+        body = parse_error_body(
+            response.text, response.headers.get("content-type"), redact=self.redact
+        )
         request_id = request_id or body.trace_id
         cls = status_error_class(status)
         reason = response.reason_phrase or ""
@@ -546,6 +611,16 @@ class HTTPCore:
         if len(text) > _BODY_LOG_LIMIT:
             text = text[:_BODY_LOG_LIMIT] + f"... ({len(text)} chars)"
         logger.debug("%s %s %s %s body: %s", self.api_name, method, url, what, text)
+
+
+def _body_for_log(request: httpx.Request) -> bytes:
+    try:
+        return request.content
+    except httpx.RequestNotRead:
+        # A streamed body (multipart uploads): reading it here would consume the stream.
+        kind = request.headers.get("content-type", "streamed").split(";")[0]
+        length = request.headers.get("content-length", "unknown")
+        return f"<{kind} body of {length} bytes, not logged>".encode()
 
 
 def _request_id(headers: httpx.Headers) -> str | None:
