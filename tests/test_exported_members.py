@@ -6,7 +6,12 @@ import importlib
 
 import pytest
 
-PUBLIC_MODULES = ["qondor_invoicing", "qondor_invoicing.errors"]
+PUBLIC_MODULES = [
+    "qondor_invoicing",
+    "qondor_invoicing.errors",
+    "qondor_invoicing.qondor",
+    "qondor_invoicing.testing",
+]
 
 
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)

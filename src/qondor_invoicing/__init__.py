@@ -31,6 +31,16 @@ from .errors import ResponseValidationError as ResponseValidationError
 from .errors import UnexpectedRedirectError as UnexpectedRedirectError
 from .errors import UnprocessableEntityError as UnprocessableEntityError
 from .money import Money as Money
+from .qondor.client import QondorClient as QondorClient
+from .qondor.models import Customer as Customer
+from .qondor.models import Invoice as Invoice
+from .qondor.models import InvoiceAction as InvoiceAction
+from .qondor.models import InvoiceKind as InvoiceKind
+from .qondor.models import InvoiceLine as InvoiceLine
+from .qondor.models import InvoiceState as InvoiceState
+from .qondor.resolve import InvoiceResolver as InvoiceResolver
+from .qondor.rules import QONDOR_RULES as QONDOR_RULES
+from .qondor.rules import QONDOR_RULES_FAQ_RECOVERY as QONDOR_RULES_FAQ_RECOVERY
 
 __version__ = "0.1.0.dev0"
 
@@ -43,17 +53,27 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "Customer",
     "ErrorBody",
     "ErrorDetail",
     "IllegalTransitionError",
     "InternalServerError",
     "InvalidInputError",
+    "Invoice",
+    "InvoiceAction",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceResolver",
+    "InvoiceState",
     "InvoicingError",
     "Money",
     "NOT_GIVEN",
     "NotFoundError",
     "NotGiven",
     "PermissionDeniedError",
+    "QONDOR_RULES",
+    "QONDOR_RULES_FAQ_RECOVERY",
+    "QondorClient",
     "RateLimitError",
     "RateLimiter",
     "ResponseValidationError",
