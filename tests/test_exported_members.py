@@ -10,6 +10,7 @@ PUBLIC_MODULES = [
     "qondor_invoicing",
     "qondor_invoicing.errors",
     "qondor_invoicing.qondor",
+    "qondor_invoicing.qonto",
     "qondor_invoicing.testing",
 ]
 

@@ -41,6 +41,28 @@ from .qondor.models import InvoiceState as InvoiceState
 from .qondor.resolve import InvoiceResolver as InvoiceResolver
 from .qondor.rules import QONDOR_RULES as QONDOR_RULES
 from .qondor.rules import QONDOR_RULES_FAQ_RECOVERY as QONDOR_RULES_FAQ_RECOVERY
+from .qonto.bulk import BulkCreateResult as BulkCreateResult
+from .qonto.bulk import BulkItemError as BulkItemError
+from .qonto.bulk import BulkItemResult as BulkItemResult
+from .qonto.bulk import SupplierInvoiceUpload as SupplierInvoiceUpload
+from .qonto.client import QontoClient as QontoClient
+from .qonto.models import ApprovalWorkflow as ApprovalWorkflow
+from .qonto.models import AvailableActions as AvailableActions
+from .qonto.models import EInvoicingLifecycleEvent as EInvoicingLifecycleEvent
+from .qonto.models import MatchedTransaction as MatchedTransaction
+from .qonto.models import RelatedInvoice as RelatedInvoice
+from .qonto.models import RequestTransfer as RequestTransfer
+from .qonto.models import SuggestedTransaction as SuggestedTransaction
+from .qonto.models import SupplierInvoice as SupplierInvoice
+from .qonto.models import SupplierInvoiceAction as SupplierInvoiceAction
+from .qonto.models import SupplierInvoiceMeta as SupplierInvoiceMeta
+from .qonto.models import SupplierInvoiceStatus as SupplierInvoiceStatus
+from .qonto.models import SupplierInvoiceTax as SupplierInvoiceTax
+from .qonto.models import SupplierSnapshot as SupplierSnapshot
+from .qonto.pagination import AsyncPaginator as AsyncPaginator
+from .qonto.pagination import Page as Page
+from .qonto.pagination import PaginationMeta as PaginationMeta
+from .qonto.rules import QONTO_RULES as QONTO_RULES
 
 __version__ = "0.1.0.dev0"
 
@@ -49,11 +71,18 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "ApprovalWorkflow",
+    "AsyncPaginator",
     "AuthenticationError",
+    "AvailableActions",
     "BadRequestError",
+    "BulkCreateResult",
+    "BulkItemError",
+    "BulkItemResult",
     "ConfigurationError",
     "ConflictError",
     "Customer",
+    "EInvoicingLifecycleEvent",
     "ErrorBody",
     "ErrorDetail",
     "IllegalTransitionError",
@@ -66,20 +95,35 @@ __all__ = [
     "InvoiceResolver",
     "InvoiceState",
     "InvoicingError",
+    "MatchedTransaction",
     "Money",
     "NOT_GIVEN",
     "NotFoundError",
     "NotGiven",
+    "Page",
+    "PaginationMeta",
     "PermissionDeniedError",
     "QONDOR_RULES",
     "QONDOR_RULES_FAQ_RECOVERY",
+    "QONTO_RULES",
     "QondorClient",
+    "QontoClient",
     "RateLimitError",
     "RateLimiter",
+    "RelatedInvoice",
+    "RequestTransfer",
     "ResponseValidationError",
     "RetryPolicy",
     "Rule",
     "RuleTable",
+    "SuggestedTransaction",
+    "SupplierInvoice",
+    "SupplierInvoiceAction",
+    "SupplierInvoiceMeta",
+    "SupplierInvoiceStatus",
+    "SupplierInvoiceTax",
+    "SupplierInvoiceUpload",
+    "SupplierSnapshot",
     "UnexpectedRedirectError",
     "UnprocessableEntityError",
 ]

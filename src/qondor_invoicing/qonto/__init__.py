@@ -28,8 +28,8 @@ from .models import SupplierInvoice as SupplierInvoice
 from .models import SupplierInvoiceAction as SupplierInvoiceAction
 from .models import SupplierInvoiceMeta as SupplierInvoiceMeta
 from .models import SupplierInvoiceStatus as SupplierInvoiceStatus
+from .models import SupplierInvoiceTax as SupplierInvoiceTax
 from .models import SupplierSnapshot as SupplierSnapshot
-from .models import Tax as Tax
 from .pagination import AsyncPaginator as AsyncPaginator
 from .pagination import Page as Page
 from .pagination import PaginationMeta as PaginationMeta
@@ -69,9 +69,9 @@ __all__ = [
     "SupplierInvoiceAction",
     "SupplierInvoiceMeta",
     "SupplierInvoiceStatus",
+    "SupplierInvoiceTax",
     "SupplierInvoiceUpload",
     "SupplierInvoices",
     "SupplierSnapshot",
-    "Tax",
     "TokenProvider",
 ]

@@ -35,8 +35,8 @@ __all__ = [
     "SupplierInvoiceAction",
     "SupplierInvoiceMeta",
     "SupplierInvoiceStatus",
+    "SupplierInvoiceTax",
     "SupplierSnapshot",
-    "Tax",
     "converter",
     "strict_converter",
 ]
@@ -79,7 +79,7 @@ def _extra() -> Any:
 
 
 @attrs.frozen(kw_only=True)
-class Tax:
+class SupplierInvoiceTax:
     """One tax line of a supplier invoice.
 
     Attributes:
@@ -380,7 +380,7 @@ class SupplierInvoice:
     total_tax_amount: Money | None = None
     payable_amount: Money | None = None
     total_amount_credit_notes: Money | None = None
-    taxes: tuple[Tax, ...] | None = None
+    taxes: tuple[SupplierInvoiceTax, ...] | None = None
     issue_date: date | None = None
     due_date: date | None = None
     payment_date: date | None = None

@@ -7,6 +7,8 @@ rate limits, plus fault injection. Plug one into a client with ``transport=fake.
 from ._qondor import FakeQondor as FakeQondor
 from ._qondor import InvoiceTransition as InvoiceTransition
 from ._qondor import StoredInvoice as StoredInvoice
+from ._qonto import FakeQonto as FakeQonto
+from ._qonto import SupplierInvoiceTransition as SupplierInvoiceTransition
 from ._server import FakeRequest as FakeRequest
 from ._server import FakeResponse as FakeResponse
 from ._server import FaultKind as FaultKind
@@ -15,6 +17,7 @@ from ._server import RecordedRequest as RecordedRequest
 
 __all__ = [
     "FakeQondor",
+    "FakeQonto",
     "FakeRequest",
     "FakeResponse",
     "FaultKind",
@@ -22,4 +25,5 @@ __all__ = [
     "InvoiceTransition",
     "RecordedRequest",
     "StoredInvoice",
+    "SupplierInvoiceTransition",
 ]
