@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from _qondor_kit import KIND_DEPENDENT, REFUSED_KINDS, RESULTS, expected_allowed
 
 from qondor_invoicing import (
     QONDOR_RULES,
@@ -19,34 +20,6 @@ from qondor_invoicing.qondor import QONDOR_RULES_FAQ_RECOVERY
 
 A, S, K = InvoiceAction, InvoiceState, InvoiceKind
 KNOWN_KINDS = (K.INVOICE_SPECIFICATION, K.CREDIT_CARD_PAYMENT, K.CREDIT_NOTE)
-
-# The architecture doc's table, written out by hand (not derived from the code under test):
-# | SET_AS_PROCESSED   | not paid, not failed  | PAID, FAILED                               |
-# | SET_AS_FAILED      | not processed/paid    | PROCESSED, PAID                            |
-# | SET_AS_PAID        | PROCESSED             | any other state; any CREDIT_CARD_PAYMENT   |
-# | SET_AS_UNPROCESSED | PROCESSED             | any other state; any CREDIT_NOTE           |
-ALLOWED_STATES = {
-    A.SET_AS_PROCESSED: {S.UNPROCESSED, S.PROCESSED},
-    A.SET_AS_FAILED: {S.UNPROCESSED, S.FAILED},
-    A.SET_AS_PAID: {S.PROCESSED},
-    A.SET_AS_UNPROCESSED: {S.PROCESSED},
-}
-REFUSED_KINDS = {A.SET_AS_PAID: {K.CREDIT_CARD_PAYMENT}, A.SET_AS_UNPROCESSED: {K.CREDIT_NOTE}}
-KIND_DEPENDENT = {A.SET_AS_PAID, A.SET_AS_UNPROCESSED}
-RESULTS = {
-    A.SET_AS_PROCESSED: S.PROCESSED,
-    A.SET_AS_FAILED: S.FAILED,
-    A.SET_AS_PAID: S.PAID,
-    A.SET_AS_UNPROCESSED: S.UNPROCESSED,
-}
-
-
-def expected_allowed(action: A, state: S, kind: K, *, strict: bool) -> bool:
-    if kind is K.UNKNOWN and strict and action in KIND_DEPENDENT:
-        return False
-    if kind in REFUSED_KINDS.get(action, set()):
-        return False
-    return state in ALLOWED_STATES[action]
 
 
 @pytest.mark.parametrize("strict", [True, False])
