@@ -11,6 +11,7 @@ PUBLIC_MODULES = [
     "qondor_invoicing.errors",
     "qondor_invoicing.qondor",
     "qondor_invoicing.qonto",
+    "qondor_invoicing.reconcile",
     "qondor_invoicing.testing",
 ]
 

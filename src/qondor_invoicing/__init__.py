@@ -63,6 +63,33 @@ from .qonto.pagination import AsyncPaginator as AsyncPaginator
 from .qonto.pagination import Page as Page
 from .qonto.pagination import PaginationMeta as PaginationMeta
 from .qonto.rules import QONTO_RULES as QONTO_RULES
+from .reconcile import DEFAULT_VALIDATORS as DEFAULT_VALIDATORS
+from .reconcile import Book as Book
+from .reconcile import Close as Close
+from .reconcile import Discrepancy as Discrepancy
+from .reconcile import DiscrepancyReason as DiscrepancyReason
+from .reconcile import Fail as Fail
+from .reconcile import FinanceSystem as FinanceSystem
+from .reconcile import InMemoryFinanceSystem as InMemoryFinanceSystem
+from .reconcile import Journal as Journal
+from .reconcile import JournalConflictError as JournalConflictError
+from .reconcile import JournalError as JournalError
+from .reconcile import JournalLockedError as JournalLockedError
+from .reconcile import LeaseLostError as LeaseLostError
+from .reconcile import MemoryJournal as MemoryJournal
+from .reconcile import Plan as Plan
+from .reconcile import Problem as Problem
+from .reconcile import ReconcileAbortedError as ReconcileAbortedError
+from .reconcile import ReconcilePolicy as ReconcilePolicy
+from .reconcile import Reconciler as Reconciler
+from .reconcile import Report as Report
+from .reconcile import Settle as Settle
+from .reconcile import Skip as Skip
+from .reconcile import SqliteJournal as SqliteJournal
+from .reconcile import StepKind as StepKind
+from .reconcile import StepResult as StepResult
+from .reconcile import StepStatus as StepStatus
+from .reconcile import Validator as Validator
 
 __version__ = "0.1.0.dev0"
 
@@ -76,16 +103,24 @@ __all__ = [
     "AuthenticationError",
     "AvailableActions",
     "BadRequestError",
+    "Book",
     "BulkCreateResult",
     "BulkItemError",
     "BulkItemResult",
+    "Close",
     "ConfigurationError",
     "ConflictError",
     "Customer",
+    "DEFAULT_VALIDATORS",
+    "Discrepancy",
+    "DiscrepancyReason",
     "EInvoicingLifecycleEvent",
     "ErrorBody",
     "ErrorDetail",
+    "Fail",
+    "FinanceSystem",
     "IllegalTransitionError",
+    "InMemoryFinanceSystem",
     "InternalServerError",
     "InvalidInputError",
     "Invoice",
@@ -95,7 +130,13 @@ __all__ = [
     "InvoiceResolver",
     "InvoiceState",
     "InvoicingError",
+    "Journal",
+    "JournalConflictError",
+    "JournalError",
+    "JournalLockedError",
+    "LeaseLostError",
     "MatchedTransaction",
+    "MemoryJournal",
     "Money",
     "NOT_GIVEN",
     "NotFoundError",
@@ -103,6 +144,8 @@ __all__ = [
     "Page",
     "PaginationMeta",
     "PermissionDeniedError",
+    "Plan",
+    "Problem",
     "QONDOR_RULES",
     "QONDOR_RULES_FAQ_RECOVERY",
     "QONTO_RULES",
@@ -110,12 +153,22 @@ __all__ = [
     "QontoClient",
     "RateLimitError",
     "RateLimiter",
+    "ReconcileAbortedError",
+    "ReconcilePolicy",
+    "Reconciler",
     "RelatedInvoice",
+    "Report",
     "RequestTransfer",
     "ResponseValidationError",
     "RetryPolicy",
     "Rule",
     "RuleTable",
+    "Settle",
+    "Skip",
+    "SqliteJournal",
+    "StepKind",
+    "StepResult",
+    "StepStatus",
     "SuggestedTransaction",
     "SupplierInvoice",
     "SupplierInvoiceAction",
@@ -126,4 +179,5 @@ __all__ = [
     "SupplierSnapshot",
     "UnexpectedRedirectError",
     "UnprocessableEntityError",
+    "Validator",
 ]

@@ -75,6 +75,7 @@ __all__ = [
     "Matcher",
     "MemoryJournal",
     "Plan",
+    "Problem",
     "Progress",
     "ReconcileAbortedError",
     "ReconcilePolicy",
