@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 import respx
@@ -25,6 +26,7 @@ from _qonto_kit import (
 )
 
 from qondor_invoicing import (
+    APIConnectionError,
     AuthenticationError,
     ConfigurationError,
     QontoClient,
@@ -235,7 +237,7 @@ class Provider:
 
     async def __call__(self) -> str:
         self.calls += 1
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return self.tokens[min(self.calls, len(self.tokens)) - 1]
 
 
@@ -386,6 +388,6 @@ async def test_connection_error_text_is_scrubbed() -> None:
         rate_limit=None,
         sleep=NoSleep(),
     )
-    with pytest.raises(Exception) as info:
+    with pytest.raises(APIConnectionError) as info:
         await client.supplier_invoices.get(SEED_ID)
     assert TOKEN not in str(info.value)
