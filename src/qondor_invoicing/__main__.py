@@ -1,0 +1,8 @@
+"""``python -m qondor_invoicing``: the operator CLI."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
