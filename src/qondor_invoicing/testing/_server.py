@@ -15,6 +15,7 @@ import contextlib
 import json
 import random
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -298,7 +299,7 @@ class FakeAPI:
 
             do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _any
 
-        server = ThreadingHTTPServer((host, port), _Handler)
+        server = _QuietServer((host, port), _Handler)
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -408,6 +409,15 @@ class FakeAPI:
             )
         record(resp.status, None, resp.refused, applied)
         return resp.to_httpx()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Serves the fake; a client that went away mid-request (killed, timed out) is normal."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _fmt(seconds: float) -> str:
