@@ -8,15 +8,23 @@ field receives every wire key it does not know there, so nothing the server send
 from __future__ import annotations
 
 import enum
+import functools
 import re
+import sys
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 import cattrs
+from cattrs.errors import (
+    ClassValidationError,
+    IterableValidationError,
+    StructureHandlerNotFoundError,
+)
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
 
 from .errors import ResponseValidationError
 
@@ -37,6 +45,19 @@ T = TypeVar("T")
 Naming = Literal["camel", "snake"]
 EXTRA_FIELD = "extra"
 _EXTRA_KEY = "\x00extra"  # cannot collide with a wire key from JSON text in practice
+
+
+class WireValueError(ValueError):
+    """A wire value that has the right type but not a valid value (e.g. ``"twelve"``)."""
+
+
+class WireTypeError(TypeError):
+    """A wire value of the wrong JSON type (e.g. an object where a string belongs)."""
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class OpenStrEnum(str, enum.Enum):
@@ -94,10 +115,19 @@ def parse_decimal(value: Any) -> Decimal:
     Floats go through their shortest ``repr`` so that ``22.1`` becomes ``Decimal("22.1")``
     rather than its binary approximation. Booleans and non-finite values are refused.
     """
-    if isinstance(value, Decimal):
+    if type(value) is str:
+        text = value.strip()
+        # Decimal() accepts "1_000"; no API sends that, so it is treated as corrupt.
+        if "_" in text:
+            raise WireValueError(f"not a decimal number: {_short(value)}")
+        try:
+            result = Decimal(text)
+        except InvalidOperation:
+            raise WireValueError(f"not a decimal number: {_short(value)}") from None
+    elif isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool):
-        raise TypeError("expected a number, got a boolean")
+        raise WireTypeError("expected a number, got a boolean")
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, float):
@@ -106,23 +136,30 @@ def parse_decimal(value: Any) -> Decimal:
         text = value.strip()
         # Decimal() accepts "1_000"; no API sends that, so it is treated as corrupt.
         if "_" in text:
-            raise ValueError(f"not a decimal number: {value!r}")
+            raise WireValueError(f"not a decimal number: {_short(value)}")
         try:
             result = Decimal(text)
         except InvalidOperation:
-            raise ValueError(f"not a decimal number: {value!r}") from None
+            raise WireValueError(f"not a decimal number: {_short(value)}") from None
     else:
-        raise TypeError(f"expected a number or numeric string, got {type(value).__name__}")
+        raise WireTypeError(f"expected a number or numeric string, got {type(value).__name__}")
     if not result.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
+        raise WireValueError(f"not a finite number: {_short(value)}")
     return result
 
 
 _DATETIME_RE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})"
     r"(?:[T ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?"
-    r"(?P<tz>Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
+    r"(?P<tz>Z|z|[+-]\d{2}(?::?\d{2})?)?)?$",
+    re.ASCII,
 )
+
+
+# From 3.11 on, datetime.fromisoformat reads every form the regex above accepts (except a
+# lower-case "z" and more than 6 fractional digits).
+_FAST_ISOFORMAT: Final = sys.version_info >= (3, 11)
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
 def parse_datetime(value: Any) -> datetime:
@@ -135,10 +172,24 @@ def parse_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 datetime string, got {type(value).__name__}")
-    match = _DATETIME_RE.match(value.strip())
+        raise WireTypeError(f"expected an ISO 8601 datetime string, got {type(value).__name__}")
+    text = value.strip()
+    match = _DATETIME_RE.match(text)
     if match is None:
-        raise ValueError(f"not an ISO 8601 datetime: {value!r}")
+        raise WireValueError(f"not an ISO 8601 datetime: {_short(value)}")
+    if _FAST_ISOFORMAT and (match["f"] is None or len(match["f"]) <= 6):
+        # The regex decided the form; the C parser builds the value several times faster.
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass  # "z", or an out-of-range field: the slow path says which
+    try:
+        return _build_datetime(match)
+    except ValueError as exc:
+        raise WireValueError(f"not a valid datetime: {_short(value)} ({exc})") from None
+
+
+def _build_datetime(match: re.Match[str]) -> datetime:
     day = date.fromisoformat(match["date"])
     fraction = (match["f"] or "0")[:6].ljust(6, "0")
     tz: timezone | None = None
@@ -170,13 +221,15 @@ def parse_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     if not isinstance(value, str):
-        raise TypeError(f"expected a YYYY-MM-DD date string, got {type(value).__name__}")
+        raise WireTypeError(f"expected a YYYY-MM-DD date string, got {type(value).__name__}")
     text = value.strip()
     if len(text) == 10:
+        if _DATE_RE.match(text) is None:
+            raise WireValueError(f"not a YYYY-MM-DD date: {_short(value)}")
         try:
             return date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"not a YYYY-MM-DD date: {value!r}") from None
+            raise WireValueError(f"not a valid date: {_short(value)}") from None
     return parse_datetime(text).date()
 
 
@@ -186,7 +239,98 @@ def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
     try:
         return cls(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a valid {cls.__name__}") from None
+        raise WireValueError(f"{_short(value)} is not a valid {cls.__name__}") from None
+
+
+# cattrs' defaults call int(), str() and bool() on whatever arrives, so an object becomes
+# the string "{'a': 1}", 12.7 becomes the id 12 and "false" becomes True. These refuse
+# values of the wrong JSON type instead, and accept only the harmless conversions.
+_INT_RE = re.compile(r"^\s*[+-]?\d+\s*$", re.ASCII)
+
+
+def _structure_int(value: Any, cls: Any) -> int:
+    if cls is not int:
+        result: int = _structure_subclass(value, cls)
+        return result
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and _INT_RE.match(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    raise WireTypeError(f"expected an integer, got {_short(value)}")
+
+
+def _structure_str(value: Any, cls: Any) -> str:
+    if cls is not str:
+        text: str = _structure_subclass(value, cls)
+        return text
+    if type(value) is str:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return str(value)
+    raise WireTypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if value is True or value is False:
+        return bool(value)
+    raise WireTypeError(f"expected true or false, got {_short(value)}")
+
+
+def _structure_subclass(value: Any, cls: Any) -> Any:
+    # These hooks are registered for str and int, so they also receive their subclasses
+    # (string and integer enums): those are built by calling the class.
+    if isinstance(cls, type) and issubclass(cls, enum.Enum):
+        return _structure_enum(value, cls)
+    try:
+        return cls(value)
+    except (TypeError, ValueError) as exc:
+        raise WireValueError(f"{_short(value)} is not a valid {cls.__name__}: {exc}") from None
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise WireValueError(f"not a number: {_short(value)}") from None
+    raise WireTypeError(f"expected a number, got {type(value).__name__}")
+
+
+class _Converter(cattrs.Converter):
+    """A cattrs converter that knows its naming and keeps a fast twin.
+
+    It validates in detail (every problem, with its path). `structure` first tries the
+    twin without detailed validation, which is faster, and asks this one only to
+    describe a failure. Registering a hook drops the twin, so the two never disagree.
+    """
+
+    naming: Naming | None = None
+    _fast: cattrs.Converter | None = None
+
+    def fast(self) -> cattrs.Converter:
+        """Return a copy of this converter without detailed validation (made on first use)."""
+        fast = self._fast
+        if fast is None:
+            fast = self._fast = self.copy(detailed_validation=False)
+        return fast
+
+    def register_structure_hook(self, *args: Any, **kwargs: Any) -> Any:
+        self._fast = None
+        return super().register_structure_hook(*args, **kwargs)
+
+    def register_structure_hook_func(self, *args: Any, **kwargs: Any) -> Any:
+        self._fast = None
+        return super().register_structure_hook_func(*args, **kwargs)
+
+    def register_structure_hook_factory(self, *args: Any, **kwargs: Any) -> Any:
+        self._fast = None
+        return super().register_structure_hook_factory(*args, **kwargs)
 
 
 def make_converter(
@@ -207,7 +351,12 @@ def make_converter(
     Returns:
         The converter.
     """
-    conv = cattrs.Converter(forbid_extra_keys=strict, detailed_validation=True)
+    conv = _Converter(forbid_extra_keys=strict, detailed_validation=True)
+    conv.naming = naming
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(float, _structure_float)
     conv.register_structure_hook(Decimal, lambda v, _: parse_decimal(v))
     conv.register_unstructure_hook(Decimal, str)
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
@@ -217,11 +366,17 @@ def make_converter(
     conv.register_structure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum
     )
+    # Open enums are str subclasses, and cattrs dispatches subclasses to a hook registered
+    # for str first: this registration is more specific, so it holds even when an API's
+    # ``configure`` registers its own str hook.
+    conv.register_structure_hook(OpenStrEnum, _structure_enum)
     conv.register_unstructure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda v: v.value
     )
 
-    def structure_factory(cls: type[Any]) -> Callable[[Any, Any], Any]:
+    # Factories take the converter they build for, so that the fast twin (a copy) builds
+    # functions without detailed validation.
+    def structure_factory(cls: type[Any], converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
         fields = attrs.fields(cls)
         has_extra = any(f.name == EXTRA_FIELD for f in fields)
         overrides: dict[str, Any] = {}
@@ -233,13 +388,21 @@ def make_converter(
             name = wire_name(f, naming)
             known.add(name)
             overrides[f.name] = override(rename=name)
-        base = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=strict, **overrides)
+        base = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=strict, **overrides)
         if strict or not has_extra:
-            return base
+
+            def structure_object(data: Any, cl: Any) -> Any:
+                if type(data) is not dict and not isinstance(data, Mapping):
+                    raise WireTypeError(f"expected an object, got {_json_type(data)}")
+                return base(data, cl)
+
+            return structure_object
         known_keys = frozenset(known)
 
         def structure_keeping_extras(data: Any, cl: Any) -> Any:
-            if isinstance(data, Mapping) and not data.keys() <= known_keys:
+            if type(data) is not dict and not isinstance(data, Mapping):
+                raise WireTypeError(f"expected an object, got {_json_type(data)}")
+            if not data.keys() <= known_keys:
                 split = {k: v for k, v in data.items() if k in known_keys}
                 split[_EXTRA_KEY] = {k: v for k, v in data.items() if k not in known_keys}
                 data = split
@@ -247,7 +410,7 @@ def make_converter(
 
         return structure_keeping_extras
 
-    def unstructure_factory(cls: type[Any]) -> Callable[[Any], Any]:
+    def unstructure_factory(cls: type[Any], converter: cattrs.Converter) -> Callable[[Any], Any]:
         fields = attrs.fields(cls)
         overrides: dict[str, Any] = {}
         has_extra = False
@@ -257,7 +420,7 @@ def make_converter(
                 overrides[f.name] = override(omit=True)
             else:
                 overrides[f.name] = override(rename=wire_name(f, naming))
-        base = make_dict_unstructure_fn(cls, conv, **overrides)
+        base = make_dict_unstructure_fn(cls, converter, **overrides)
         if not has_extra:
             return base
 
@@ -304,12 +467,21 @@ def structure(
     Raises:
         ResponseValidationError: With one readable line per problem and its JSON path.
     """
+    if isinstance(converter, _Converter):
+        try:
+            return converter.fast().structure(data, cls)
+        except Exception:
+            pass  # the detailed converter below says what is wrong
     try:
         return converter.structure(data, cls)
+    except StructureHandlerNotFoundError:
+        raise  # a model the converter cannot handle: a bug, not a bad response
     except cattrs.BaseValidationError as exc:
-        errors = cattrs.transform_error(exc, path="$")
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        errors = [f"{type(exc).__name__}: {exc} @ $"]
+        errors = _describe(exc, "$", getattr(converter, "naming", None))
+    except Exception as exc:
+        # A hook outside a model (a bare list or Decimal), or an unexpected failure in one:
+        # whatever the body, the caller gets a ResponseValidationError.
+        errors = [f"{_format(exc, cls)} @ $"]
     name = what or getattr(cls, "__name__", str(cls))
     where = f" from {method} {url}" if method and url else ""
     raise ResponseValidationError(
@@ -319,3 +491,59 @@ def structure(
         method=method,
         url=url,
     )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    return type(value).__name__
+
+
+def _format(exc: BaseException, type_: Any) -> str:
+    if isinstance(exc, (WireValueError, WireTypeError)):
+        return str(exc)  # already says what was expected and what arrived
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    return format_exception(exc, type_)
+
+
+@functools.lru_cache(maxsize=512)
+def _wire_names(cls: type[Any], naming: Naming) -> Mapping[str, str]:
+    if not attrs.has(cls):
+        return {}
+    return {f.name: wire_name(f, naming) for f in attrs.fields(cls)}
+
+
+def _describe(exc: BaseException, path: str, naming: Naming | None) -> list[str]:
+    """Like ``cattrs.transform_error``, with wire names (``$.totalAmount``) in the paths."""
+    errors: list[str] = []
+    if isinstance(exc, IterableValidationError):
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            sub_path = f"{path}[{note.index!r}]"
+            if isinstance(sub, (ClassValidationError, IterableValidationError)):
+                errors.extend(_describe(sub, sub_path, naming))
+            else:
+                errors.append(f"{_format(sub, note.type)} @ {sub_path}")
+        errors.extend(f"{_format(sub, None)} @ {path}" for sub in without)
+    elif isinstance(exc, ClassValidationError):
+        names = _wire_names(exc.cl, naming) if naming is not None else {}
+        with_class_notes, without = exc.group_exceptions()
+        for sub, class_note in with_class_notes:
+            sub_path = f"{path}.{names.get(class_note.name, class_note.name)}"
+            if isinstance(sub, (ClassValidationError, IterableValidationError)):
+                errors.extend(_describe(sub, sub_path, naming))
+            else:
+                errors.append(f"{_format(sub, class_note.type)} @ {sub_path}")
+        errors.extend(f"{_format(sub, None)} @ {path}" for sub in without)
+    else:
+        errors.append(f"{_format(exc, None)} @ {path}")
+    return errors

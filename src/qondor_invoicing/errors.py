@@ -358,7 +358,7 @@ class ResponseValidationError(APIError):
 
     Attributes:
         errors: Readable descriptions of each problem, with their paths
-            (e.g. ``"invalid value for type, expected Decimal @ $.total_amount.value"``).
+            in wire names (e.g. ``"not a decimal number: 'abc' @ $.totalAmount"``).
         body: The raw body text, exactly as received.
         status_code: The HTTP status of the response.
         content_type: The response's ``Content-Type``.
