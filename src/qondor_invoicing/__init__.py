@@ -5,9 +5,11 @@ whose name starts with an underscore are private.
 """
 
 from ._http import NOT_GIVEN as NOT_GIVEN
+from ._http import APIResponse as APIResponse
 from ._http import NotGiven as NotGiven
 from ._http import RateLimiter as RateLimiter
 from ._http import RetryPolicy as RetryPolicy
+from ._secret import Secret as Secret
 from ._states import Rule as Rule
 from ._states import RuleTable as RuleTable
 from .errors import APIConnectionError as APIConnectionError
@@ -96,6 +98,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "ApprovalWorkflow",
@@ -163,6 +166,7 @@ __all__ = [
     "RetryPolicy",
     "Rule",
     "RuleTable",
+    "Secret",
     "Settle",
     "Skip",
     "SqliteJournal",
