@@ -37,6 +37,7 @@ from .plan import Step as Step
 from .plan import StepKind as StepKind
 from .plan import StepResult as StepResult
 from .plan import StepStatus as StepStatus
+from .postgres import PostgresJournal as PostgresJournal
 from .reconciler import Progress as Progress
 from .reconciler import ReconcileAbortedError as ReconcileAbortedError
 from .reconciler import ReconcilePolicy as ReconcilePolicy
@@ -75,6 +76,7 @@ __all__ = [
     "Matcher",
     "MemoryJournal",
     "Plan",
+    "PostgresJournal",
     "Problem",
     "Progress",
     "ReconcileAbortedError",

@@ -1,0 +1,525 @@
+"""A journal on a PostgreSQL server, shared by several reconciler workers.
+
+`PostgresJournal` implements the `Journal` protocol with the same rules as `SqliteJournal`
+(both apply the transitions of `JournalEntry`, through the same code), over PostgreSQL, so
+any number of reconciler processes on any number of machines can share one journal:
+
+- **Claims are rows with a lease**, written in the same transaction as everything else.
+  Every call that touches a payment first takes a transaction-level advisory lock on it
+  (``pg_advisory_xact_lock``), so calls on one payment are serialised across every worker,
+  and calls on different payments never wait for each other.
+- **Lease times come from the server's clock** (``clock_timestamp()``), so the workers'
+  clocks never need to agree.
+- **The schema is created or migrated on first use**, under an advisory lock so that N
+  workers starting at once migrate it once.
+
+psycopg 3 is an optional dependency (``pip install 'qondor-invoicing[postgres]'``). Its
+synchronous API runs in worker threads (``anyio.to_thread``), so the journal works under
+asyncio and trio alike; a small pool of connections lets several calls run at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, timezone
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+
+from .._secret import Secret
+from ..errors import ConfigurationError
+from .journal import (
+    JournalAction,
+    JournalEntry,
+    JournalError,
+    JournalEvent,
+    JournalEventKind,
+    JournalOutcome,
+    _StoredJournal,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["PostgresJournal"]
+
+#: The version of the schema this code writes. A database at a higher version is refused.
+SCHEMA_VERSION = 1
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
+
+# One list of statements per version step: _MIGRATIONS[0] takes an empty schema to version 1.
+# "{s}" is the quoted schema name.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS {s}.payments (
+            payment_key        text PRIMARY KEY,
+            invoice_id         bigint NOT NULL,
+            kind               text,
+            intent             text CHECK (intent IN ('book', 'fail', 'settle')),
+            outcome            text CHECK (outcome IN ('processed', 'failed', 'paid', 'abandoned')),
+            external_reference text,
+            failure_message    text,
+            paid_date          date,
+            evidence           text,
+            last_error         text,
+            attempts           integer NOT NULL DEFAULT 0,
+            updated_at         timestamptz
+        )""",
+        "CREATE INDEX IF NOT EXISTS payments_open ON {s}.payments (updated_at) "
+        "WHERE intent IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS payments_outcome ON {s}.payments (outcome, updated_at) "
+        "WHERE intent IS NULL",
+        """CREATE TABLE IF NOT EXISTS {s}.claims (
+            payment_key text PRIMARY KEY,
+            owner       text NOT NULL,
+            expires_at  timestamptz NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS {s}.events (
+            seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            payment_key text NOT NULL,
+            at          timestamptz NOT NULL,
+            kind        text NOT NULL,
+            owner       text NOT NULL,
+            action      text,
+            outcome     text,
+            detail      text
+        )""",
+        "CREATE INDEX IF NOT EXISTS events_payment ON {s}.events (payment_key, seq)",
+    ),
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+_COLUMNS = (
+    "payment_key, invoice_id, kind, intent, outcome, external_reference, failure_message, "
+    "paid_date, evidence, last_error, attempts, updated_at"
+)
+_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in (c.strip() for c in _COLUMNS.split(",")[1:]))
+
+
+def _import_psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ConfigurationError(
+            "PostgresJournal needs psycopg 3: pip install 'qondor-invoicing[postgres]'"
+        ) from None
+    return psycopg
+
+
+def _lock_space(schema: str) -> int:
+    """The first key of the two-key advisory locks on this schema's payments (an int4)."""
+    value = zlib.crc32(f"qondor_invoicing.journal:{schema}".encode())
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(timezone.utc) if value is not None else None
+
+
+def _from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+class _Local(threading.local):
+    conn: Any = None
+    locked: set[str] | None = None
+
+
+class PostgresJournal(_StoredJournal):
+    """A journal in a PostgreSQL database, shared by any number of reconciler workers.
+
+    It keeps the same records as `SqliteJournal` (entries, claims, the audit trail) and
+    enforces the same rules, in tables of one PostgreSQL schema (``qondor_journal`` by
+    default) created or migrated on first use. Every call runs in a worker thread on a
+    connection from a small pool and is one transaction, committed before the call
+    returns. A call that has started is never abandoned on cancellation.
+
+    Give every worker the same ``conninfo`` and ``schema``, and its own ``owner`` (the
+    `Reconciler` makes one per process). A worker that dies keeps its claims until their
+    lease expires (`ReconcilePolicy.lease_seconds`); then another worker takes them over,
+    writes a TAKEOVER event and resumes from the journal. Workers never share anything but
+    the database.
+
+    Example::
+
+        journal = PostgresJournal("postgresql://reconciler@db.internal/finance")
+        async with journal, QondorClient() as qondor:
+            reconciler = Reconciler(qondor, finance=my_finance, journal=journal)
+            await reconciler.run()
+
+    Args:
+        conninfo: A libpq connection string or URI (``"host=db dbname=finance"``,
+            ``"postgresql://user@db/finance"``); empty to use libpq's ``PG*`` environment
+            variables. It is kept as a `Secret`: it never appears in a repr or an error.
+        schema: The PostgreSQL schema holding the journal's tables: lower case letters,
+            digits and ``_``. Use one schema per journal (e.g. per Qondor office) to keep
+            several journals in one database.
+        pool_size: Most connections (and calls running at once) of this journal.
+        connect_timeout: Seconds to wait for a connection to the server.
+        application_name: Shown for the journal's connections in ``pg_stat_activity``
+            (unless ``conninfo`` sets one).
+        clock: Wall clock in seconds for leases and timestamps; by default the database
+            server's (``clock_timestamp()``), which every worker shares. Tests pass their own.
+
+    Raises:
+        ConfigurationError: psycopg is not installed, or an argument is invalid.
+    """
+
+    def __init__(
+        self,
+        conninfo: str | Secret = "",
+        *,
+        schema: str = "qondor_journal",
+        pool_size: int = 4,
+        connect_timeout: float = 10.0,
+        application_name: str = "qondor-invoicing journal",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(clock=clock if clock is not None else self._server_clock)
+        pg = _import_psycopg()
+        if not isinstance(schema, str) or not _IDENTIFIER.match(schema):
+            raise ConfigurationError(
+                f"schema must be a lower-case SQL identifier (letters, digits, _), not {schema!r}"
+            )
+        if pool_size < 1:
+            raise ConfigurationError(f"pool_size must be >= 1, not {pool_size!r}")
+        if not connect_timeout > 0:
+            raise ConfigurationError(f"connect_timeout must be > 0, not {connect_timeout!r}")
+        secret = conninfo if isinstance(conninfo, Secret) else Secret(conninfo)
+        try:
+            params = pg.conninfo.conninfo_to_dict(secret.get_secret_value())
+        except pg.Error:
+            # The message may quote the string, password included.
+            raise ConfigurationError(
+                "conninfo is not a valid PostgreSQL connection string"
+            ) from None
+        self._conninfo = secret
+        self._target = {k: str(params[k]) for k in ("host", "port", "dbname") if params.get(k)}
+        self._application_name = None if params.get("application_name") else application_name
+        self.schema = schema
+        self.pool_size = pool_size
+        self.connect_timeout = connect_timeout
+        self._sql_schema = '"' + schema + '"'
+        self._lock_space = _lock_space(schema)
+        self._slots = threading.BoundedSemaphore(pool_size)
+        self._pool_lock = threading.Lock()
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._migrated = False
+        self._migrate_lock = threading.Lock()
+        self._closed = False
+        self._local = _Local()
+
+    def __repr__(self) -> str:
+        where = " ".join(f"{k}={v}" for k, v in self._target.items()) or "(libpq defaults)"
+        return f"PostgresJournal({where!r}, schema={self.schema!r})"
+
+    async def __aenter__(self) -> PostgresJournal:
+        await self._run(lambda: None)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection; calls in progress finish first. Idempotent."""
+        await anyio.to_thread.run_sync(self.close)
+
+    def close(self) -> None:
+        """Close every connection (blocking); calls in progress finish first. Idempotent."""
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[], Any]) -> Any:
+        return await anyio.to_thread.run_sync(self._call, fn)
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        pg = _import_psycopg()
+        with self._slots:
+            try:
+                conn = self._checkout()
+                self._local.conn = conn
+                try:
+                    return fn()
+                finally:
+                    self._local.conn = None
+                    self._local.locked = None
+                    self._checkin(conn)
+            except pg.Error as exc:
+                raise JournalError(
+                    f"the PostgreSQL journal failed: {type(exc).__name__}: {exc}".strip()
+                ) from exc
+
+    def _checkout(self) -> psycopg.Connection[Any]:
+        with self._pool_lock:
+            if self._closed:
+                raise JournalError(f"{self!r} is closed")
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+        return conn
+
+    def _checkin(self, conn: psycopg.Connection[Any]) -> None:
+        pg = _import_psycopg()
+        healthy = (
+            not conn.closed
+            and not conn.broken
+            and conn.info.transaction_status == pg.pq.TransactionStatus.IDLE
+        )
+        with self._pool_lock:
+            if healthy and not self._closed:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        pg = _import_psycopg()
+        kwargs: dict[str, Any] = {"connect_timeout": max(1, round(self.connect_timeout))}
+        if self._application_name:
+            kwargs["application_name"] = self._application_name
+        try:
+            conn: psycopg.Connection[Any] = pg.connect(
+                self._conninfo.get_secret_value(), autocommit=True, **kwargs
+            )
+        except pg.Error as exc:
+            raise JournalError(
+                f"cannot connect to the PostgreSQL journal {self!r}: {exc}".strip()
+            ) from None
+        try:
+            # The advisory lock taken before reading relies on each statement seeing the
+            # latest commits: READ COMMITTED whatever the server's default.
+            conn.isolation_level = pg.IsolationLevel.READ_COMMITTED
+            if not self._migrated:
+                with self._migrate_lock:
+                    if not self._migrated:
+                        self._migrate(conn)
+                        self._migrated = True
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @property
+    def _db(self) -> psycopg.Connection[Any]:
+        conn = self._local.conn
+        assert conn is not None, "PostgresJournal storage used outside _call"
+        return conn  # type: ignore[no-any-return]
+
+    def _q(self, statement: str) -> str:
+        return statement.replace("{s}", self._sql_schema)
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, 0)", (_lock_space("migrate:" + self.schema),)
+            )
+            exists = conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (f"{self._sql_schema}.meta",)
+            ).fetchone()
+            version = 0
+            if exists and exists[0]:
+                row = conn.execute(
+                    self._q("SELECT value FROM {s}.meta WHERE key = 'schema_version'")
+                ).fetchone()
+                version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"the journal schema {self.schema!r} was written by a newer version of "
+                    f"qondor-invoicing (schema {version}, this version knows {SCHEMA_VERSION})"
+                )
+            if version == SCHEMA_VERSION:
+                return
+            schema_exists = conn.execute(
+                "SELECT to_regnamespace(%s) IS NOT NULL", (self._sql_schema,)
+            ).fetchone()
+            if not (schema_exists and schema_exists[0]):
+                conn.execute(self._q("CREATE SCHEMA {s}"))
+            conn.execute(
+                self._q("CREATE TABLE IF NOT EXISTS {s}.meta (key text PRIMARY KEY, value text)")
+            )
+            for step in _MIGRATIONS[version:]:
+                for statement in step:
+                    conn.execute(self._q(statement))
+            conn.execute(
+                self._q(
+                    "INSERT INTO {s}.meta (key, value) VALUES ('schema_version', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                ),
+                (str(SCHEMA_VERSION),),
+            )
+
+    def _server_clock(self) -> float:
+        row = self._db.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+        assert row is not None
+        return float(row[0])
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._db.transaction():
+            self._local.locked = set()
+            try:
+                yield
+            finally:
+                self._local.locked = None
+
+    def _atomic(self) -> contextlib.AbstractContextManager[None]:
+        return self._transaction()
+
+    def _lock(self, payment_key: str) -> None:
+        """Take the payment's advisory lock on its first use in a write transaction.
+
+        Every write transaction touches one payment, and takes its lock before reading
+        anything about it, so writes on one payment are serialised across workers without
+        ever deadlocking. Reads outside a transaction (``get``) take no lock.
+        """
+        locked = self._local.locked
+        if locked is None or payment_key in locked:
+            return
+        self._db.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._lock_space, payment_key)
+        )
+        locked.add(payment_key)
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def _get_claim(self, payment_key: str) -> tuple[str, float] | None:
+        self._lock(payment_key)
+        row = self._db.execute(
+            self._q("SELECT owner, expires_at FROM {s}.claims WHERE payment_key = %s"),
+            (payment_key,),
+        ).fetchone()
+        return (str(row[0]), row[1].timestamp()) if row else None
+
+    def _set_claim(self, payment_key: str, owner: str, expires_at: float) -> None:
+        self._lock(payment_key)
+        self._db.execute(
+            self._q(
+                "INSERT INTO {s}.claims (payment_key, owner, expires_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (payment_key) DO UPDATE "
+                "SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at"
+            ),
+            (payment_key, owner, _from_epoch(expires_at)),
+        )
+
+    def _delete_claim(self, payment_key: str, owner: str) -> None:
+        self._lock(payment_key)
+        self._db.execute(
+            self._q("DELETE FROM {s}.claims WHERE payment_key = %s AND owner = %s"),
+            (payment_key, owner),
+        )
+
+    def _load(self, payment_key: str) -> JournalEntry | None:
+        self._lock(payment_key)
+        row = self._db.execute(
+            self._q(f"SELECT {_COLUMNS} FROM {{s}}.payments WHERE payment_key = %s"),
+            (payment_key,),
+        ).fetchone()
+        return _entry_from_row(row) if row else None
+
+    def _store(self, entry: JournalEntry) -> None:
+        self._lock(entry.payment_key)
+        self._db.execute(
+            self._q(
+                f"INSERT INTO {{s}}.payments ({_COLUMNS}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                f"ON CONFLICT (payment_key) DO UPDATE SET {_UPDATES}"
+            ),
+            (
+                entry.payment_key,
+                entry.invoice_id,
+                entry.kind,
+                entry.intent.value if entry.intent else None,
+                entry.outcome.value if entry.outcome else None,
+                entry.external_reference,
+                entry.failure_message,
+                entry.paid_date,
+                entry.evidence,
+                entry.last_error,
+                entry.attempts,
+                entry.updated_at,
+            ),
+        )
+
+    def _append(self, event: JournalEvent) -> None:
+        self._lock(event.payment_key)
+        self._db.execute(
+            self._q(
+                "INSERT INTO {s}.events (payment_key, at, kind, owner, action, outcome, detail) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            ),
+            (
+                event.payment_key,
+                event.at,
+                event.kind.value,
+                event.owner,
+                event.action.value if event.action else None,
+                event.outcome.value if event.outcome else None,
+                event.detail,
+            ),
+        )
+
+    def _select(self, *, unfinished: bool, outcome: JournalOutcome | None) -> list[JournalEntry]:
+        sql = f"SELECT {_COLUMNS} FROM {{s}}.payments WHERE intent IS "
+        sql += "NOT NULL" if unfinished else "NULL"
+        params: tuple[str, ...] = ()
+        if outcome is not None:
+            sql += " AND outcome = %s"
+            params = (outcome.value,)
+        # Code point order of keys, as the other journals sort them (not the collation's).
+        sql += ' ORDER BY updated_at NULLS FIRST, payment_key COLLATE "C"'
+        rows = self._db.execute(self._q(sql), params).fetchall()
+        return [_entry_from_row(r) for r in rows]
+
+    def _events(self, payment_key: str) -> list[JournalEvent]:
+        rows = self._db.execute(
+            self._q(
+                "SELECT payment_key, at, kind, owner, action, outcome, detail FROM {s}.events "
+                "WHERE payment_key = %s ORDER BY seq"
+            ),
+            (payment_key,),
+        ).fetchall()
+        return [
+            JournalEvent(
+                payment_key=r[0],
+                at=r[1].astimezone(timezone.utc),
+                kind=JournalEventKind(r[2]),
+                owner=r[3],
+                action=JournalAction(r[4]) if r[4] else None,
+                outcome=JournalOutcome(r[5]) if r[5] else None,
+                detail=r[6],
+            )
+            for r in rows
+        ]
+
+
+def _entry_from_row(row: Sequence[Any]) -> JournalEntry:
+    paid: date | None = row[7]
+    return JournalEntry(
+        payment_key=row[0],
+        invoice_id=int(row[1]),
+        kind=row[2],
+        intent=JournalAction(row[3]) if row[3] else None,
+        outcome=JournalOutcome(row[4]) if row[4] else None,
+        external_reference=row[5],
+        failure_message=row[6],
+        paid_date=paid,
+        evidence=row[8],
+        last_error=row[9],
+        attempts=int(row[10]),
+        updated_at=_utc(row[11]),
+    )
