@@ -688,16 +688,15 @@ class Invoices(Resource):
         target = self._client.rules.result(action, before.state)
         if now.state != target:
             return False
-        # Where the payload shows the field the change sets, it must be ours; a different
-        # value means someone else made a different change.
-        if action is InvoiceAction.SET_AS_PROCESSED and "externalReference" in fields:
-            return now.external_reference in (None, fields["externalReference"])
-        if action is InvoiceAction.SET_AS_FAILED:
-            seen = now.failure_message
-            return seen is None or seen.strip() == fields["failureMessage"]
-        if action is InvoiceAction.SET_AS_PAID:
-            return now.paid_date is None or now.paid_date.isoformat() == fields["paidDate"]
-        return True
+        field = next((f for f in _FIELDS if f in fields), None)
+        if field is None:
+            return True  # nothing but the state to change, and the state is the target
+        if _shows(now, field):
+            # The payload carries the field: it must hold our value (another value means
+            # someone else made another change).
+            return bool(_sent_value(now, field) == fields[field])
+        # The payload does not carry the field: only a change of state tells.
+        return before.state != target
 
     def _updated(
         self,
@@ -737,15 +736,36 @@ class Invoices(Resource):
 
     @staticmethod
     def _with_fields(action: InvoiceAction, invoice: Invoice, fields: Mapping[str, Any]) -> Invoice:
-        # What was sent and accepted, where the server's payload does not show it.
+        # What was sent and accepted, where the server's payload does not carry the field.
         changes: dict[str, Any] = {}
-        if "externalReference" in fields and invoice.external_reference is None:
-            changes["external_reference"] = fields["externalReference"]
-        if "failureMessage" in fields and invoice.failure_message is None:
-            changes["failure_message"] = fields["failureMessage"]
-        if "paidDate" in fields and invoice.paid_date is None:
-            changes["paid_date"] = date.fromisoformat(fields["paidDate"])
+        for field, (attribute, _) in _FIELDS.items():
+            if field in fields and not _shows(invoice, field):
+                value = fields[field]
+                changes[attribute] = date.fromisoformat(value) if field == "paidDate" else value
         return attrs.evolve(invoice, **changes) if changes else invoice
+
+
+#: The fields state changes set: wire name -> (attribute, the payload keys that carry it).
+_FIELDS: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
+    "externalReference": ("external_reference", ("externalReference",)),
+    "failureMessage": ("failure_message", ("failureMessage", "errorMessage")),
+    "paidDate": ("paid_date", ("paidDate", "paymentDate")),
+}
+
+
+def _shows(invoice: Invoice, field: str) -> bool:
+    """Whether the payload the invoice was read from carries ``field`` (even as null)."""
+    return any(key in invoice.raw for key in _FIELDS[field][1])
+
+
+def _sent_value(invoice: Invoice, field: str) -> Any:
+    """The invoice's value of ``field`` in the form it is sent."""
+    value = getattr(invoice, _FIELDS[field][0])
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value.strip()
+    return value
 
 
 def _merge(fresh: Invoice, known: Invoice) -> Invoice:
