@@ -561,3 +561,84 @@ async def test_plan_and_report_render(
     assert "set as failed: VAT rate 12%" in text
     assert "<table>" in report._repr_html_()
     assert report.to_dict()["ok"] is True
+
+
+async def test_changed_by_someone_else_after_planning(
+    fake: FakeQondor, qondor: QondorClient, accepting: FinanceFactory
+) -> None:
+    invoice_id = fake.add_invoice()
+    finance = await accepting()
+    journal = MemoryJournal()
+    reconciler = Reconciler(qondor, finance=finance, journal=journal)
+    plan = await reconciler.plan()
+    await qondor.invoices.set_as_failed(invoice_id, failure_message="Duplicate, deleted by PM")
+    (result,) = await reconciler.apply(plan)
+    assert result.status is StepStatus.NEEDS_PERSON
+    reference = finance.bookings[invoice_id].reference
+    assert f"booked as {reference}" in result.detail
+    assert "this payment is failed" in result.detail
+    # The next run reports it for a person (the booking must be reversed) and closes it.
+    (result,) = await reconciler.run()
+    assert isinstance(result.step, Discrepancy)
+    assert result.step.reason is DiscrepancyReason.CHANGED_ELSEWHERE
+    assert f"it was booked as {reference}" in result.detail
+    assert (await reconciler.plan()).steps == ()
+    entry = await journal.get(str(invoice_id))
+    assert entry is not None
+    assert entry.outcome is JournalOutcome.ABANDONED
+    assert entry.external_reference == reference
+
+
+@pytest.mark.parametrize("returned", [None, "", "   ", 42])
+async def test_book_returning_no_reference_needs_a_person(
+    fake: FakeQondor, qondor: QondorClient, accepting: FinanceFactory, returned: object
+) -> None:
+    invoice_id = fake.add_invoice()
+    inner = await accepting()
+
+    class Broken(InMemoryFinanceSystem):
+        async def book(self, invoice: Invoice) -> str:
+            return returned  # type: ignore[return-value]
+
+    finance = Broken(
+        articles=inner.articles,
+        vat_rates=dict(inner.vat),
+        customers=inner.customers,
+        accounts=inner.accounts,
+        known_accounts=inner.known_accounts,
+    )
+    (result,) = await Reconciler(qondor, finance=finance).run()
+    assert result.status is StepStatus.NEEDS_PERSON
+    assert "not a reference" in result.detail
+    assert fake.invoices[invoice_id].state is InvoiceState.UNPROCESSED
+    assert puts(fake) == []
+
+
+async def test_reference_too_long_for_qondor_needs_a_person(
+    fake: FakeQondor, qondor: QondorClient, accepting: FinanceFactory
+) -> None:
+    invoice_id = fake.add_invoice()
+    finance = await accepting()
+    finance.reference_prefix = "X" * 300
+    journal = MemoryJournal()
+    (result,) = await Reconciler(qondor, finance=finance, journal=journal).run()
+    assert result.status is StepStatus.NEEDS_PERSON
+    assert "external_reference" in result.detail
+    assert puts(fake) == []
+    entry = await journal.get(str(invoice_id))
+    assert entry is not None
+    assert entry.unfinished
+    assert entry.external_reference == finance.bookings[invoice_id].reference
+
+
+async def test_configuration_is_validated(qondor: QondorClient) -> None:
+    with pytest.raises(ValueError, match="concurrency"):
+        Reconciler(qondor, finance=InMemoryFinanceSystem(), concurrency=0)
+    with pytest.raises(ValueError, match="attempts"):
+        ReconcilePolicy(attempts=0)
+    with pytest.raises(ValueError, match="breaker_max_share"):
+        ReconcilePolicy(breaker_max_share=0)
+    with pytest.raises(ValueError, match="max_failure_message_length"):
+        ReconcilePolicy(max_failure_message_length=5000)
+    assert ReconcilePolicy(amount_tolerance="0.01").amount_tolerance == Decimal("0.01")  # type: ignore[arg-type]
+    assert "owner=" in repr(Reconciler(qondor, finance=InMemoryFinanceSystem(), owner="w-1"))

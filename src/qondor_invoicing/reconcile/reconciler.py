@@ -947,7 +947,7 @@ class Reconciler:
         return await self._needs_person(
             step,
             key,
-            f"booked as {ref} in the finance system, but Qondor refused SetAsProcessed: "
+            f"booked as {ref} in the finance system, but SetAsProcessed was refused: "
             f"{change.reason}",
             change.error,
         )
