@@ -221,3 +221,32 @@ async def test_over_real_http_a_dropped_connection_is_resolved_by_a_re_read() ->
     assert result.state is S.FAILED
     assert len(fake.invoices[invoice_id].history) == 1
     assert puts(fake) == 1
+
+
+@pytest.mark.parametrize(
+    ("before", "seen", "resent"),
+    [
+        # The payload does not carry the reference: the change of state decides.
+        (S.UNPROCESSED, {}, False),
+        # It carries it, as null: ours was not recorded.
+        (S.UNPROCESSED, {"externalReference": None}, True),
+        # It carries ours.
+        (S.UNPROCESSED, {"externalReference": "FIN-7"}, False),
+        (S.PROCESSED, {"externalReference": "FIN-7"}, False),
+        # Already processed and nothing shows ours: unknown, and repeating it is harmless.
+        (S.PROCESSED, {}, True),
+        (S.PROCESSED, {"externalReference": "FIN-OLD"}, True),
+    ],
+)
+async def test_what_counts_as_applied(before: S, seen: dict[str, str | None], resent: bool) -> None:
+    invoice = Invoice(id=12345, kind=K.INVOICE_SPECIFICATION, state=before)
+    payload = {"id": 12345, "invoiceTypeText": "InvoiceSpecification", "statusText": "Processed"}
+    with respx.mock(base_url=BASE) as api:
+        change = api.put("Invoice/SetAsProcessed")
+        change.side_effect = [httpx.Response(503), httpx.Response(200)]
+        api.get("Invoice/12345").respond(json={**payload, **seen})
+        async with QondorClient(API_KEY, rate_limit=None, sleep=NoSleep()) as qondor:
+            result = await qondor.invoices.set_as_processed(invoice, external_reference="FIN-7")
+    assert change.call_count == (2 if resent else 1)
+    assert result.state is S.PROCESSED
+    assert result.external_reference == "FIN-7"
