@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qondor_invoicing import ResponseValidationError
@@ -209,7 +209,7 @@ def docs(naming: str) -> st.SearchStrategy[Doc]:
 
 
 @pytest.mark.parametrize(("naming", "converter"), [("camel", CAMEL), ("snake", SNAKE)])
-@settings(max_examples=60)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_round_trip_property(naming: str, converter: Any, data: st.DataObject) -> None:
     doc = data.draw(docs(naming))
@@ -224,7 +224,7 @@ def test_round_trip_property(naming: str, converter: Any, data: st.DataObject) -
     ("naming", "lenient", "strict", "base"),
     [("camel", CAMEL, STRICT_CAMEL, CAMEL_WIRE), ("snake", SNAKE, STRICT_SNAKE, SNAKE_WIRE)],
 )
-@settings(max_examples=60)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_extra_fields_land_in_extra_or_raise_when_strict(
     naming: str, lenient: Any, strict: Any, base: dict[str, Any], data: st.DataObject
@@ -463,7 +463,7 @@ def attempt(converter: Any, data: Any, cls: Any) -> ResponseValidationError | No
     return None
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(data=ANY_JSON)
 def test_arbitrary_json_documents(data: Any) -> None:
     for converter in (CAMEL, STRICT_CAMEL, SNAKE):
@@ -474,7 +474,7 @@ def test_arbitrary_json_documents(data: Any) -> None:
                 assert all(" @ $" in e for e in error.errors), error.errors
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(key=st.sampled_from(sorted(CAMEL_WIRE)), value=ANY_JSON)
 def test_arbitrary_values_in_each_field(key: str, value: Any) -> None:
     error = attempt(CAMEL, {**CAMEL_WIRE, key: value}, Doc)
@@ -487,7 +487,7 @@ def test_arbitrary_values_in_each_field(key: str, value: Any) -> None:
     assert error.errors
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
 @given(
     value=ANY_JSON,
     key=st.sampled_from(["articleCode", "vatRate", "quantity"]),
@@ -642,3 +642,33 @@ def test_closed_enums_are_built_from_their_values() -> None:
     for wire in ({"level": 3, "mode": "on"}, {"level": 1, "mode": "off"}):
         with pytest.raises(ResponseValidationError, match="is not a valid"):
             structure(CAMEL, wire, Settings)
+
+
+# --- the fast twin agrees with the detailed converter ----------------------------------
+
+
+def outcome(converter: Any, data: Any, cls: Any) -> tuple[bool, Any]:
+    try:
+        return True, converter.structure(data, cls)
+    except Exception:
+        return False, None
+
+
+DIFFERENTIAL_INPUTS = st.one_of(
+    docs("camel").map(lambda d: json.loads(json.dumps(CAMEL.unstructure(d)))),
+    st.builds(lambda k, v: {**CAMEL_WIRE, k: v}, st.sampled_from(sorted(CAMEL_WIRE)), ANY_JSON),
+    st.builds(lambda v: {**CAMEL_WIRE, "lines": [{"articleCode": "A", "vatRate": v}]}, ANY_JSON),
+    ANY_JSON,
+)
+
+
+@pytest.mark.parametrize("converter", [CAMEL, STRICT_CAMEL], ids=["lenient", "strict"])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(wire=DIFFERENTIAL_INPUTS)
+def test_fast_twin_agrees_with_the_detailed_converter(converter: Any, wire: Any) -> None:
+    # `structure` answers from the fast twin when it succeeds, so it must never accept
+    # what the detailed converter refuses, nor build anything different.
+    for cls in (Doc, Plain, list[Line]):
+        fast = outcome(converter.fast(), wire, cls)
+        detailed = outcome(converter, wire, cls)
+        assert fast == detailed, (fast, detailed)
