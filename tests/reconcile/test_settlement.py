@@ -294,3 +294,19 @@ async def test_qonto_down_skips_settlement_only(world: World, fake: FakeQondor) 
     assert "Qonto could not be read" in plan.warnings[0]
     assert "warning: Qonto could not be read" in str(plan)
     assert [s.invoice_id for s in plan] == [new]
+
+
+async def test_unmatched_payments_are_not_read(world: World) -> None:
+    first, _ = ids_of(world, InvoiceKind.INVOICE_SPECIFICATION)
+    world.pay(first, status="to_pay")
+
+    def reads(invoice_id: int) -> int:
+        return len(world.fake.requests_to("GET", f"/Invoice/{invoice_id}"))
+
+    before = {i: reads(i) for i in world.fake.invoices}
+    assert (await world.reconciler.plan()).steps == ()
+    # The default matcher works from the journal's reference: only a payment Qonto has
+    # a supplier invoice for is read (to check its state before settling).
+    assert {i: reads(i) - before[i] for i in world.fake.invoices} == {
+        i: int(i == first) for i in world.fake.invoices
+    }

@@ -509,12 +509,26 @@ class Reconciler:
             if self._fatal(exc):
                 raise
             warnings.append(f"Qonto could not be read, nothing settled: {_why(exc)}")
+            for entry in open_settles:
+                steps[entry.invoice_id] = Skip(
+                    id=entry.invoice_id,
+                    reason=f"unfinished settlement waits: Qonto could not be read: {_why(exc)}",
+                )
             return None
         index = SupplierInvoiceIndex.build(supplier_invoices)
-        candidates = [
+        processed = [
             e
-            for e in [*await self.journal.entries(outcome=JournalOutcome.PROCESSED), *open_settles]
+            for e in await self.journal.entries(outcome=JournalOutcome.PROCESSED)
             if e.invoice_id not in steps and self._may_settle(e)
+        ]
+        if self.matcher is match_by_reference:
+            # The default matcher needs only the reference, which the journal holds: read
+            # from Qondor only the payments Qonto has something for (Qondor allows 10
+            # requests per second, and there may be thousands of unpaid payments).
+            processed = [e for e in processed if match_by_reference(self._probe(e), index)]
+        candidates = [
+            *processed,
+            *(e for e in open_settles if e.invoice_id not in steps),
         ]
 
         async def plan_one(entry: JournalEntry) -> None:
@@ -536,15 +550,26 @@ class Reconciler:
                     steps[entry.invoice_id] = step
         return len(index)
 
-    def _may_settle(self, entry: JournalEntry) -> bool:
-        # Known from the journal, without a read: card payments are never set as paid.
+    @staticmethod
+    def _probe(entry: JournalEntry) -> Invoice:
+        """The processed payment as the journal knows it (kind and reference), unread."""
         try:
             kind = InvoiceKind(entry.kind) if entry.kind else InvoiceKind.UNKNOWN
         except ValueError:
             kind = InvoiceKind.UNKNOWN
-        probe = Invoice(id=entry.invoice_id, kind=kind, state=InvoiceState.PROCESSED)
+        return Invoice(
+            id=entry.invoice_id,
+            kind=kind,
+            state=InvoiceState.PROCESSED,
+            external_reference=entry.external_reference,
+        )
+
+    def _may_settle(self, entry: JournalEntry) -> bool:
+        # Known from the journal, without a read: card payments are never set as paid.
+        probe = self._probe(entry)
         return (
-            kind is InvoiceKind.UNKNOWN or self._refusal(probe, InvoiceAction.SET_AS_PAID) is None
+            probe.kind is InvoiceKind.UNKNOWN
+            or self._refusal(probe, InvoiceAction.SET_AS_PAID) is None
         )
 
     async def _plan_settle(self, entry: JournalEntry, index: SupplierInvoiceIndex) -> Step | None:
