@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -30,6 +31,7 @@ from qondor_invoicing import (
     RetryPolicy,
 )
 from qondor_invoicing.qondor import MAX_EXTERNAL_REFERENCE_LENGTH, MAX_FAILURE_MESSAGE_LENGTH
+from qondor_invoicing.testing import FakeQondor
 
 pytestmark = pytest.mark.anyio
 
@@ -577,3 +579,14 @@ async def test_the_key_never_leaks(api: respx.MockRouter, caplog: pytest.LogCapt
     for text in texts:
         assert API_KEY not in text
         assert OBO not in text
+
+
+async def test_the_default_rate_limit_stays_under_qondors() -> None:
+    """Requests are spaced evenly: Qondor's 10-per-second window is never exceeded."""
+    fake = FakeQondor(API_KEY)  # enforces 10 requests per second, like API Management
+    invoice_id = fake.add_invoice()
+    qondor = QondorClient(API_KEY, transport=fake.transport)
+    async with qondor, anyio.create_task_group() as tg:
+        for _ in range(14):
+            tg.start_soon(qondor.invoices.get, invoice_id)
+    assert [r.status for r in fake.requests] == [200] * 14

@@ -158,7 +158,8 @@ class QondorClient(BaseClient):
             Defaults to 30 s (10 s to connect).
         retry_policy: How failures are retried (`RetryPolicy`); state changes are repeated
             only as described in `Invoices`.
-        rate_limit: Most requests per second (Qondor allows 10); ``None`` disables.
+        rate_limit: Most requests per second (Qondor allows 10), spaced evenly so that
+            Qondor's window is never exceeded; ``None`` disables.
         max_concurrency: Most requests in flight at once.
         http_client: An ``httpx.AsyncClient`` to use (it stays yours to close).
         transport: An ``httpx`` transport, e.g. ``FakeQondor().transport``.
@@ -237,6 +238,9 @@ class QondorClient(BaseClient):
             timeout=timeout,
             retry_policy=retry_policy,
             rate_limit=rate_limit,
+            # Evenly spaced, no bursts: a bucket of 10 plus its refill would send up to 20
+            # requests in one second, and API Management counts a sliding window.
+            rate_limit_burst=1.0 if rate_limit else None,
             max_concurrency=max_concurrency,
             http_client=http_client,
             transport=transport,
