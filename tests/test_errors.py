@@ -314,6 +314,7 @@ def test_status_error_attributes() -> None:
     )
     assert error.body is body
     assert error.headers == {"x-request-id": "abc"}
+    assert error.headers["X-Request-ID"] == "abc"  # case-insensitive, like HTTP
     assert error.message == str(error)
     bare = APIStatusError("x", status_code=418)
     assert bare.body == ErrorBody(format="empty")
@@ -341,7 +342,13 @@ def test_errors_pickle_with_their_attributes(error: Exception) -> None:
     clone = pickle.loads(pickle.dumps(error))
     assert type(clone) is type(error)
     assert str(clone) == str(error)
-    assert vars(clone) == vars(error)
+    assert clone.args == error.args
+    assert vars(clone).keys() == vars(error).keys()
+    for key, value in vars(error).items():
+        if key == "headers":
+            assert dict(vars(clone)[key]) == dict(value)
+        else:
+            assert vars(clone)[key] == value, key
 
 
 def test_invalid_input_error() -> None:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
+import httpx
 
 __all__ = [
     "APIConnectionError",
@@ -390,7 +391,8 @@ class APIStatusError(APIError):
         status_code: The HTTP status.
         request_id: The request id the server or gateway assigned, if it sent one.
         body: The parsed error body (`ErrorBody`); ``body.raw`` is the text as received.
-        headers: The response headers (credentials are request headers, never these).
+        headers: The response headers, case-insensitive (credentials are request headers,
+            never these).
     """
 
     def __init__(
@@ -408,7 +410,8 @@ class APIStatusError(APIError):
         self.status_code = status_code
         self.request_id = request_id
         self.body = body if body is not None else ErrorBody(format="empty")
-        self.headers: Mapping[str, str] = dict(headers or {})
+        # Case-insensitive like the response's own: error.headers["Retry-After"] works.
+        self.headers: Mapping[str, str] = httpx.Headers(headers or {})
 
 
 class UnexpectedRedirectError(APIStatusError):
