@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote, quote_plus
 
@@ -73,6 +72,7 @@ _REQUEST_ID_HEADERS: Final = (
     "apim-request-id",
     "x-correlation-id",
 )
+_REQUEST_ID_SET: Final = frozenset(_REQUEST_ID_HEADERS)
 _MASK: Final = "**********"
 _BODY_LOG_LIMIT: Final = 4000
 _MAX_REDACTED: Final = 32
@@ -415,8 +415,12 @@ class HTTPCore:
                 await shared.rate_limiter.acquire()
             t0 = anyio.current_time()
             try:
-                async with _limit(shared.concurrency_limiter()):
+                limiter = shared.concurrency_limiter()
+                if limiter is None:
                     response = await shared.http_client.send(request, follow_redirects=False)
+                else:
+                    async with limiter:
+                        response = await shared.http_client.send(request, follow_redirects=False)
             except httpx.RequestError as exc:
                 error = self._connection_error(exc, method, log_url)
                 elapsed_ms = (anyio.current_time() - t0) * 1000
@@ -494,7 +498,9 @@ class HTTPCore:
         content = response.content
         content_type = response.headers.get("content-type", "")
         data: Any = None
-        if not content.strip():
+        text = ""
+        if not content or content.isspace():
+            text = response.text
             if not allow_empty:
                 raise ResponseValidationError(
                     f"{method} {url} answered {response.status_code} with an empty body "
@@ -506,10 +512,17 @@ class HTTPCore:
                     content_type=content_type,
                 )
         else:
-            looks_html = "html" in content_type.lower() or content.lstrip()[:1] == b"<"
+            first = content[:1]
+            if first.isspace():
+                first = content.lstrip()[:1]
+            looks_html = first == b"<" or "html" in content_type.lower()
             try:
-                data = None if looks_html else json.loads(content)
-            except ValueError:
+                # What json.loads(bytes) does, keeping the text: JSON is UTF-8 (or UTF-16/32,
+                # told by its first bytes), whatever charset the header names. This skips
+                # httpx's charset sniffing, which costs more than the decoding itself.
+                text = content.decode(json.detect_encoding(content), "surrogatepass")
+                data = None if looks_html else json.loads(text)
+            except ValueError:  # UnicodeDecodeError included
                 looks_html = True
             if looks_html:
                 text = self.redact(response.text)
@@ -531,7 +544,7 @@ class HTTPCore:
         return APIResponse(
             status_code=response.status_code,
             data=data,
-            text=response.text,
+            text=text,
             headers=response.headers,
             request_id=request_id,
             method=method,
@@ -624,17 +637,10 @@ def _body_for_log(request: httpx.Request) -> bytes:
 
 
 def _request_id(headers: httpx.Headers) -> str | None:
+    # One pass to see which are present: each ``headers.get`` scans every header.
+    present = {k for k, v in headers.multi_items() if v and k in _REQUEST_ID_SET}
     for name in _REQUEST_ID_HEADERS:
-        value: str | None = headers.get(name)
-        if value:
+        if name in present:
+            value: str = headers[name]  # repeated headers joined, as ``get`` does
             return value
     return None
-
-
-@contextlib.asynccontextmanager
-async def _limit(limiter: anyio.CapacityLimiter | None) -> AsyncIterator[None]:
-    if limiter is None:
-        yield
-    else:
-        async with limiter:
-            yield

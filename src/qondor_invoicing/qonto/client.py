@@ -110,6 +110,8 @@ SORT_PROPERTIES = frozenset(
 )
 _PAYABLE_AMOUNT = re.compile(r"^(lte|gte):\d+(\.\d+)?:[A-Z]{3}$")
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+# ``\s`` is exactly ``str.isspace()`` (Unicode whitespace); then ASCII control characters.
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 _NON_JSON_HINT = (
     "Qonto's sandbox answers with an HTML login page (status 200) when the "
@@ -256,7 +258,7 @@ def path_id(invoice: InvoiceRef, field: str = "invoice_id") -> str:
         )
     if not value:
         raise InvalidInputError(field, "must not be empty", value=value)
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+    if _SPACE_OR_CONTROL.search(value) is not None:
         raise InvalidInputError(
             field, "must not contain whitespace or control characters", value=value
         )
