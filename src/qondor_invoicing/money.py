@@ -10,6 +10,8 @@ __all__ = ["Money"]
 
 
 def _to_decimal(value: Decimal | int | str) -> Decimal:
+    if type(value) is Decimal and value.is_finite():
+        return value  # the common case (parsed amounts): Decimals are immutable, no copy
     if isinstance(value, (bool, float)):
         # Floats carry binary rounding errors and bools are ints by accident: refuse both.
         raise TypeError(f"Money amount must be Decimal, int or str, not {type(value).__name__}")

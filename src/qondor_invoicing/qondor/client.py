@@ -231,6 +231,12 @@ class QondorClient(BaseClient):
         self._rules: QondorRuleTable = rules if rules is not None else QONDOR_RULES
         self._strict = bool(strict)
         self._resolver: Resolver = resolver if resolver is not None else DEFAULT_RESOLVER
+        # Resolvers are immutable: the keys one reads are worked out once, not per payload.
+        self._consumed_keys = (
+            self._resolver.consumed_keys()
+            if isinstance(self._resolver, InvoiceResolver)
+            else DEFAULT_RESOLVER.consumed_keys()
+        )
         self._core = HTTPCore(
             base_url=url,
             auth=HeaderAuth(credentials),
@@ -329,12 +335,7 @@ class QondorClient(BaseClient):
                     state.value,
                 )
             state = InvoiceState.UNPROCESSED
-        ignore = (
-            self._resolver.consumed_keys()
-            if isinstance(self._resolver, InvoiceResolver)
-            else DEFAULT_RESOLVER.consumed_keys()
-        )
-        data = canonical_invoice(payload, ignore=ignore)
+        data = canonical_invoice(payload, ignore=self._consumed_keys)
         data.update(kind=kind, state=state, raw=payload)
         return structure(_CONVERTER, data, Invoice, body=body, method=method, url=url)
 

@@ -310,6 +310,7 @@ _CURRENCY_KEYS = ("currency", "invoiceCurrency", "currencyCode", "invoiceCurrenc
 # ISO 4217 numeric codes Qondor offices plausibly invoice in (the API sends 578 for NOK).
 _ISO_NUMERIC = {578: "NOK", 752: "SEK", 208: "DKK", 978: "EUR", 840: "USD", 826: "GBP"}
 _LINES_KEYS = ("lines", "invoiceLines", "specificationLines", "lineItems", "rows", "items")
+_CURRENCY_AND_LINES_KEYS = frozenset(_CURRENCY_KEYS) | frozenset(_LINES_KEYS)
 _LINE_ALIASES: dict[str, tuple[str, ...]] = {
     "description": ("description", "text", "name", "lineText", "productName"),
     "articleCode": ("articleCode", "artNo", "articleNumber", "articleNo", "productCode"),
@@ -390,7 +391,7 @@ def canonical_invoice(data: Mapping[str, Any], *, ignore: frozenset[str]) -> dic
     Returns:
         A mapping the converter structures into `Invoice` (minus ``kind``/``state``/``raw``).
     """
-    result = _canonical(data, _INVOICE_ALIASES, ignore | set(_CURRENCY_KEYS) | set(_LINES_KEYS))
+    result = _canonical(data, _INVOICE_ALIASES, ignore | _CURRENCY_AND_LINES_KEYS)
     currency = _currency(data)
     if currency is not None:
         result["currency"] = currency

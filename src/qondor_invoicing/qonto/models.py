@@ -468,12 +468,13 @@ def _rules(rules: QontoRuleTable | None) -> QontoRuleTable:
 def _configure(strict: bool) -> Any:
     def configure(conv: cattrs.Converter) -> None:
         def structure_money(value: Any, _: Any) -> Money:
-            if isinstance(value, Money):
-                return value
-            if not isinstance(value, Mapping):
-                raise TypeError(
-                    f"expected a money object {{value, currency}}, got {type(value).__name__}"
-                )
+            if type(value) is not dict:  # decoded JSON is a dict: skip the slower checks
+                if isinstance(value, Money):
+                    return value
+                if not isinstance(value, Mapping):
+                    raise TypeError(
+                        f"expected a money object {{value, currency}}, got {type(value).__name__}"
+                    )
             if strict and not value.keys() <= {"value", "currency"}:
                 unknown = sorted(set(value) - {"value", "currency"})
                 raise cattrs.ForbiddenExtraKeysError(
