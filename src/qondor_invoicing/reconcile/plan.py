@@ -322,7 +322,7 @@ def _summary(counts: dict[str, int], order: Sequence[str]) -> str:
     return ", ".join(parts) if parts else "nothing"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Plan:
     """The steps one reconciliation would take, computed by reading only.
 
@@ -425,6 +425,9 @@ class Plan:
             for s in self.steps
         ]
 
+    def __repr__(self) -> str:
+        return f"<{self.summary()}>"
+
     def __str__(self) -> str:
         lines = [self.summary(), *(f"warning: {w}" for w in self.warnings)]
         if self.steps:
@@ -507,7 +510,7 @@ class StepResult:
     error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, repr=False)
 class Report:
     """What `Reconciler.apply` (or a dry run) did.
 
@@ -582,6 +585,9 @@ class Report:
             ]
             for r in self.results
         ]
+
+    def __repr__(self) -> str:
+        return f"<{self.summary()}>"
 
     def __str__(self) -> str:
         if not self.results:
