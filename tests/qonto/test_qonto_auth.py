@@ -391,3 +391,15 @@ async def test_connection_error_text_is_scrubbed() -> None:
     with pytest.raises(APIConnectionError) as info:
         await client.supplier_invoices.get(SEED_ID)
     assert TOKEN not in str(info.value)
+
+
+async def test_a_plain_function_can_provide_tokens() -> None:
+    fake = make_fake(access_token="sync-token-1")
+    [invoice_id] = fake.seed(1)
+    client = make_client(fake, token_provider=lambda: "sync-token-1")
+    assert (await client.supplier_invoices.get(invoice_id)).id == invoice_id
+
+
+def test_a_tiny_rate_limit_still_builds_a_client() -> None:
+    client = QontoClient(access_token=TOKEN, rate_limit=0.5)
+    assert client.base_url == BASE

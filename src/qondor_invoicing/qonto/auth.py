@@ -12,6 +12,7 @@ credentials: they are kept as `Secret` and scrubbed from every repr, log line an
 from __future__ import annotations
 
 import contextvars
+import inspect
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -40,8 +41,8 @@ ENV_SECRET_KEY = "QONTO_SECRET_KEY"
 ENV_STAGING_TOKEN = "QONTO_STAGING_TOKEN"
 STAGING_TOKEN_HEADER = "X-Qonto-Staging-Token"
 
-TokenProvider = Callable[[], Awaitable[str]]
-"""An async callable returning a current OAuth access token (without the ``Bearer`` prefix)."""
+TokenProvider = Callable[[], "Awaitable[str] | str"]
+"""A callable (async or not) returning a current OAuth access token, without ``Bearer``."""
 
 # Which token generation the current task's request carries, keyed by the auth object's id:
 # HTTPCore calls headers() and, after a 401, refresh() from the same task.
@@ -134,7 +135,7 @@ class BearerAuth(QontoAuth):
 
     Args:
         access_token: A static (or initial) access token.
-        token_provider: An async callable returning a fresh access token.
+        token_provider: A callable (async or not) returning a fresh access token.
         staging_token: The sandbox staging token, if any.
     """
 
@@ -149,7 +150,7 @@ class BearerAuth(QontoAuth):
         if access_token is None and token_provider is None:
             raise ConfigurationError("BearerAuth needs an access_token or a token_provider")
         if token_provider is not None and not callable(token_provider):
-            raise ConfigurationError("token_provider must be an async callable")
+            raise ConfigurationError("token_provider must be a callable")
         self._token = (
             Secret(_check_credential("access_token", access_token))
             if access_token is not None
@@ -167,7 +168,9 @@ class BearerAuth(QontoAuth):
 
     async def _fetch(self) -> None:
         assert self._provider is not None
-        token = await self._provider()
+        token: object = self._provider()
+        if inspect.isawaitable(token):
+            token = await token
         if not isinstance(token, str):
             raise ConfigurationError(
                 f"token_provider returned {type(token).__name__}, expected a str"
@@ -243,7 +246,7 @@ def resolve_auth(
         login: API key login (or ``QONTO_LOGIN``).
         secret_key: API key secret (or ``QONTO_SECRET_KEY``).
         staging_token: Sandbox staging token (or ``QONTO_STAGING_TOKEN``).
-        token_provider: Async callable returning a fresh OAuth access token.
+        token_provider: Callable (async or not) returning a fresh OAuth access token.
         environ: The environment to read (default ``os.environ``).
 
     Returns:

@@ -227,7 +227,7 @@ def _guess_type(filename: str) -> str:
     return guessed or "application/octet-stream"
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, eq=False)
 class Prepared:
     """An input ready to send (or already failed), with its multipart parts."""
 

@@ -139,7 +139,7 @@ class QontoClient(BaseClient):
         staging_token: Sandbox staging token; selects the sandbox base URL.
         base_url: Another base URL (e.g. a fake served over HTTP). Plain ``http`` is
             accepted only for loopback hosts.
-        token_provider: Async callable returning a fresh OAuth access token; called when no
+        token_provider: Callable (async or not) returning a fresh OAuth access token; called when no
             ``access_token`` is given and once again after a 401.
         timeout: Default timeout (``None`` disables; ``NOT_GIVEN``: 30 s, 10 s to connect).
         retry_policy: How failures are retried.
@@ -200,7 +200,7 @@ class QontoClient(BaseClient):
             retry_policy=retry_policy,
             rate_limit=rate_limit,
             # Small bursts: the server counts 1,000 requests in any 10 s window.
-            rate_limit_burst=min(10.0, rate_limit) if rate_limit else None,
+            rate_limit_burst=max(1.0, min(10.0, rate_limit)) if rate_limit else None,
             max_concurrency=max_concurrency,
             http_client=http_client,
             transport=transport,
@@ -783,6 +783,7 @@ class SupplierInvoices(Resource):
                 outcome[index] = _item(prepared, prepared.error)
                 continue
             if prepared.key in first_by_key:
+                prepared.parts = []  # not sent: do not hold its content until the end
                 duplicates.append(prepared)
                 continue
             first_by_key[prepared.key] = index

@@ -400,6 +400,7 @@ class FakeQonto(FakeAPI):
                 if "payable_amount" not in fields:
                     invoice["payable_amount"] = copy.deepcopy(fields["total_amount"])
             invoice.update(copy.deepcopy(fields))
+            invoice["status"] = status  # an enum member is stored as its plain value
             invoice_id = str(invoice["id"])
             if invoice_id in self.invoices:
                 raise ValueError(f"supplier invoice {invoice_id} already exists")
