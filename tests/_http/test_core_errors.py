@@ -9,11 +9,13 @@ import pytest
 from _kit import BASE_URL, Recorder, make_core, ok
 
 from qondor_invoicing import (
+    APIConnectionError,
     APIStatusError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
     InternalServerError,
+    InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -229,7 +231,7 @@ async def test_html_200_is_a_response_validation_error() -> None:
     [
         (b"OK", "text/plain", "text/plain"),
         (b"<html>sign in</html>", "", "an unknown content type"),
-        (b"{not json", "application/json", "application/json"),
+        (b"{not json", "application/json", "a body that is not valid JSON (application/json)"),
         (b"\xff\xfe\x00garbage", "application/octet-stream", "application/octet-stream"),
         (b"<?xml version='1.0'?><a/>", "application/xml", "application/xml"),
         (b'{"a": 1}', "text/html", "text/html"),
@@ -285,16 +287,45 @@ async def test_any_json_2xx_is_returned(value: object) -> None:
     assert (await core.request("GET", "x")).data == value
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.com/v1/things",
+        "https://api.example.test.evil.example.com/v1/things",
+        "http://api.example.test/v1/things",
+        "https://api.example.test:8443/v1/things",
+    ],
+)
+async def test_absolute_url_on_another_origin_is_refused(url: str) -> None:
+    handler = Recorder(ok())
+    core = make_core(handler)
+    with pytest.raises(
+        InvalidInputError, match=r"absolute URLs must be on https://api\.example\.test/"
+    ):
+        await core.request("GET", url)
+    assert handler.calls == 0
+
+
+async def test_unsupported_scheme_fails_once_without_retrying(no_sleep) -> None:
+    core = make_core(Recorder(httpx.UnsupportedProtocol("ftp")), sleep=no_sleep)
+    with pytest.raises(APIConnectionError) as info:
+        await core.request("GET", "x")
+    assert info.value.request_sent is False
+    assert no_sleep.calls == []
+
+
 async def test_absolute_url_and_leading_slash() -> None:
     handler = Recorder(ok())
     core = make_core(handler)
     await core.request("GET", "/a/b")
     await core.request("GET", "a/b")
     await core.request("GET", f"{BASE_URL}/c")
+    await core.request("GET", "HTTPS://API.example.test/v1/d")
     assert [str(r.url) for r in handler.requests] == [
         f"{BASE_URL}/a/b",
         f"{BASE_URL}/a/b",
         f"{BASE_URL}/c",
+        f"{BASE_URL}/d",
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote, quote_plus
@@ -17,6 +18,7 @@ from ..errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    InvalidInputError,
     RateLimitError,
     ResponseValidationError,
     UnexpectedRedirectError,
@@ -239,6 +241,8 @@ class HTTPCore:
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
         self.base_url = base_url.rstrip("/") + "/"
+        parsed = httpx.URL(self.base_url)
+        self._origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}/".lower()
         self.auth = auth
         self.api_name = api_name
         self.retry_policy = retry_policy if retry_policy is not None else RetryPolicy()
@@ -334,7 +338,14 @@ class HTTPCore:
             await self._shared.http_client.aclose()
 
     def _url(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
+        if path[:8].lower().startswith(("http://", "https://")):
+            # Credentials go with every request: never to another host than the API's.
+            if not path.lower().startswith(self._origin):
+                raise InvalidInputError(
+                    "path",
+                    f"absolute URLs must be on {self._origin} (this client's API), "
+                    f"not {self.redact(path)}",
+                )
             return path
         return self.base_url + path.lstrip("/")
 
@@ -363,7 +374,9 @@ class HTTPCore:
 
         Args:
             method: HTTP method.
-            path: Path relative to the base URL (or an absolute URL on the same API).
+            path: Path relative to the base URL, or an absolute URL on the same scheme, host
+                and port (anything else raises `InvalidInputError`: credentials never
+                travel to another host).
             params: Query parameters.
             json_body: A JSON request body.
             data: Form fields (multipart when ``files`` is given).
@@ -392,7 +405,7 @@ class HTTPCore:
         shared = self._shared
         retries = 0
         refreshed = False
-        started = anyio.current_time()
+        started = time.perf_counter()
         while True:
             attempt = retries + 1
             request_headers = {**self.headers, **(await self.auth.headers()), **(headers or {})}
@@ -413,7 +426,7 @@ class HTTPCore:
                 self._log_body("request", method, log_url, _body_for_log(request))
             if shared.rate_limiter is not None:
                 await shared.rate_limiter.acquire()
-            t0 = anyio.current_time()
+            t0 = time.perf_counter()
             try:
                 limiter = shared.concurrency_limiter()
                 if limiter is None:
@@ -423,7 +436,7 @@ class HTTPCore:
                         response = await shared.http_client.send(request, follow_redirects=False)
             except httpx.RequestError as exc:
                 error = self._connection_error(exc, method, log_url)
-                elapsed_ms = (anyio.current_time() - t0) * 1000
+                elapsed_ms = (time.perf_counter() - t0) * 1000
                 logger.debug(
                     "%s %s %s failed: %s (attempt %d, %.1f ms)",
                     self.api_name,
@@ -433,8 +446,11 @@ class HTTPCore:
                     attempt,
                     elapsed_ms,
                 )
-                may_retry = policy.retry_connection_errors and (
-                    safe_to_repeat or not error.request_sent
+                may_retry = (
+                    policy.retry_connection_errors
+                    and (safe_to_repeat or not error.request_sent)
+                    # A URL scheme httpx cannot speak fails the same way every time.
+                    and not isinstance(exc, httpx.UnsupportedProtocol)
                 )
                 if may_retry and retries < policy.max_retries:
                     retries += 1
@@ -444,7 +460,7 @@ class HTTPCore:
                     continue
                 raise error from exc
 
-            elapsed_ms = (anyio.current_time() - t0) * 1000
+            elapsed_ms = (time.perf_counter() - t0) * 1000
             request_id = _request_id(response.headers)
             logger.debug(
                 "%s %s %s -> %d (attempt %d, %.1f ms, request id %s)",
@@ -516,6 +532,7 @@ class HTTPCore:
             if first.isspace():
                 first = content.lstrip()[:1]
             looks_html = first == b"<" or "html" in content_type.lower()
+            invalid_json = False
             try:
                 # What json.loads(bytes) does, keeping the text: JSON is UTF-8 (or UTF-16/32,
                 # told by its first bytes), whatever charset the header names. This skips
@@ -523,10 +540,12 @@ class HTTPCore:
                 text = content.decode(json.detect_encoding(content), "surrogatepass")
                 data = None if looks_html else json.loads(text)
             except ValueError:  # UnicodeDecodeError included
-                looks_html = True
+                looks_html = invalid_json = True
             if looks_html:
                 text = self.redact(response.text)
                 kind = content_type or "an unknown content type"
+                if invalid_json and "json" in content_type.lower():
+                    kind = f"a body that is not valid JSON ({content_type})"
                 message = (
                     f"{method} {url} answered {response.status_code} with {kind} "
                     "where JSON was expected"
@@ -549,7 +568,7 @@ class HTTPCore:
             request_id=request_id,
             method=method,
             url=url,
-            elapsed=anyio.current_time() - started,
+            elapsed=time.perf_counter() - started,
             attempts=attempts,
         )
 
@@ -592,7 +611,15 @@ class HTTPCore:
     ) -> APIConnectionError:
         # A connection that was never opened (or a pool slot never obtained) means the
         # server cannot have seen the request; anything later is ambiguous.
-        not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        not_sent = isinstance(
+            exc,
+            (
+                httpx.ConnectError,
+                httpx.ConnectTimeout,
+                httpx.PoolTimeout,
+                httpx.UnsupportedProtocol,
+            ),
+        )
         detail = self.redact(str(exc)) or type(exc).__name__
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
