@@ -290,7 +290,8 @@ class Reconciler:
                 entry = await self.journal.get(str(invoice.id))
                 seen[invoice.id] = entry
                 step = await self._plan_queued(invoice, entry)
-            steps[invoice.id] = step
+            if step is not None:
+                steps[invoice.id] = step
 
         async def plan_unfinished(entry: JournalEntry) -> None:
             async with limiter:
@@ -323,7 +324,21 @@ class Reconciler:
             warnings=tuple(warnings),
         )
 
-    async def _plan_queued(self, invoice: Invoice, entry: JournalEntry | None) -> Step:
+    async def _plan_queued(self, invoice: Invoice, entry: JournalEntry | None) -> Step | None:
+        if entry is not None and entry.intent is None and entry.outcome is not None:
+            # The journal says this payment was already handled, yet the queue listed it:
+            # either the listing is stale (another worker finished it after the queue was
+            # read) or a person returned it to the queue. Only Qondor can tell which.
+            now = await self._read(invoice.id)
+            if isinstance(now, BaseException):
+                return Skip(
+                    id=invoice.id,
+                    reason=f"handled before, and could not be re-read: {_why(now)}",
+                    invoice=invoice,
+                )
+            if now.state is not InvoiceState.UNPROCESSED:
+                return None  # stale listing: nothing to do
+            invoice = now
         refusal = self._refusal(invoice, InvoiceAction.SET_AS_PROCESSED)
         if entry is not None and entry.intent is JournalAction.BOOK:
             # A booking was decided and possibly made by an earlier run: finish it, do not
