@@ -610,14 +610,16 @@ def test_non_finite_and_huge_numbers_in_integer_fields() -> None:
     assert structure(CAMEL, {**CAMEL_WIRE, "id": 10**400}, Doc).id == 10**400
 
 
-def test_open_enums_survive_an_api_specific_str_hook() -> None:
+def test_enums_survive_api_specific_str_and_int_hooks() -> None:
     def configure(conv: Any) -> None:
         conv.register_structure_hook(str, lambda v, _: v if isinstance(v, str) else str(v))
+        conv.register_structure_hook(int, lambda v, _: int(v))
 
     conv = make_converter("camel", configure=configure)
     doc = structure(conv, CAMEL_WIRE, Doc)
     assert doc.color is Color.DARK_BLUE
     assert structure(conv, {**CAMEL_WIRE, "color": "teal"}, Doc).color.is_known is False
+    assert structure(conv, {"level": 2, "mode": "on"}, Settings).level is Level.HIGH
 
 
 class Level(enum.IntEnum):

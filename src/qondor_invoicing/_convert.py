@@ -546,9 +546,10 @@ def make_converter(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum
     )
     # Open enums are str subclasses, and cattrs dispatches subclasses to a hook registered
-    # for str first: this registration is more specific, so it holds even when an API's
-    # ``configure`` registers its own str hook.
+    # for str first: these registrations are more specific, so they hold even when an API's
+    # ``configure`` registers its own str or int hook.
     conv.register_structure_hook(OpenStrEnum, _structure_enum)
+    conv.register_structure_hook(enum.IntEnum, _structure_enum)
     conv.register_unstructure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda v: v.value
     )
