@@ -39,6 +39,7 @@ from .qondor.models import Invoice as Invoice
 from .qondor.models import InvoiceAction as InvoiceAction
 from .qondor.models import InvoiceKind as InvoiceKind
 from .qondor.models import InvoiceLine as InvoiceLine
+from .qondor.models import InvoiceList as InvoiceList
 from .qondor.models import InvoiceState as InvoiceState
 from .qondor.resolve import InvoiceResolver as InvoiceResolver
 from .qondor.rules import QONDOR_RULES as QONDOR_RULES
@@ -130,6 +131,7 @@ __all__ = [
     "InvoiceAction",
     "InvoiceKind",
     "InvoiceLine",
+    "InvoiceList",
     "InvoiceResolver",
     "InvoiceState",
     "InvoicingError",

@@ -13,7 +13,15 @@ import attrs
 
 from .money import Money
 
-__all__ = ["cell", "html_table", "jsonable", "text_table"]
+__all__ = [
+    "cell",
+    "html_table",
+    "jsonable",
+    "model_html",
+    "model_repr",
+    "records_html",
+    "text_table",
+]
 
 
 def cell(value: Any) -> str:
@@ -99,3 +107,45 @@ def jsonable(value: Any) -> Any:
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _field_value(obj: Any, name: str) -> Any:
+    value = getattr(obj, name, None)
+    if attrs.has(type(value)):
+        # Nested records show their most telling attribute.
+        for attr in ("name", "id", "number"):
+            inner = getattr(value, attr, None)
+            if inner is not None:
+                return inner
+    if isinstance(value, tuple) and value and attrs.has(type(value[0])):
+        return f"{len(value)} item(s)"
+    return value
+
+
+def model_repr(obj: Any, fields: Sequence[str]) -> str:
+    """A short, readable repr: the class name and the given fields that are set."""
+    parts = []
+    for name in fields:
+        value = _field_value(obj, name)
+        if value is None or value == ():
+            continue
+        parts.append(f"{name}={cell(value)!r}" if type(value) is str else f"{name}={cell(value)}")
+    return f"{type(obj).__name__}({', '.join(parts)})"
+
+
+def model_html(obj: Any) -> str:
+    """An HTML table of a record's set fields (``raw`` and ``extra`` left out)."""
+    rows = [
+        [f.name, _field_value(obj, f.name)]
+        for f in attrs.fields(type(obj))
+        if f.name not in ("raw", "extra")
+        and getattr(obj, f.name) is not None
+        and getattr(obj, f.name) != ()
+    ]
+    return html_table(["field", "value"], rows, caption=type(obj).__name__)
+
+
+def records_html(records: Sequence[Any], fields: Sequence[str], *, caption: str) -> str:
+    """An HTML table with one row per record and one column per field."""
+    rows = [[_field_value(r, name) for name in fields] for r in records]
+    return html_table(list(fields), rows, caption=caption)

@@ -11,6 +11,7 @@ from .models import Invoice as Invoice
 from .models import InvoiceAction as InvoiceAction
 from .models import InvoiceKind as InvoiceKind
 from .models import InvoiceLine as InvoiceLine
+from .models import InvoiceList as InvoiceList
 from .models import InvoiceState as InvoiceState
 from .resolve import InvoiceResolver as InvoiceResolver
 from .resolve import Resolver as Resolver
@@ -25,6 +26,7 @@ __all__ = [
     "InvoiceAction",
     "InvoiceKind",
     "InvoiceLine",
+    "InvoiceList",
     "InvoiceResolver",
     "InvoiceState",
     "Invoices",

@@ -36,7 +36,14 @@ from ..errors import (
     InvoicingError,
     ResponseValidationError,
 )
-from .models import Invoice, InvoiceAction, InvoiceKind, InvoiceState, canonical_invoice
+from .models import (
+    Invoice,
+    InvoiceAction,
+    InvoiceKind,
+    InvoiceList,
+    InvoiceState,
+    canonical_invoice,
+)
 from .resolve import DEFAULT_RESOLVER, InvoiceResolver, Resolver
 from .rules import QONDOR_RULES, QondorRuleTable
 
@@ -388,7 +395,7 @@ class Invoices(Resource):
 
     async def list_unprocessed(
         self, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
-    ) -> list[Invoice]:
+    ) -> InvoiceList:
         """Every payment waiting in the processing queue.
 
         ``GET Invoice/GetAllUnprocessedInvoices``. Failed payments are not in the queue.
@@ -398,7 +405,8 @@ class Invoices(Resource):
             timeout: Timeout for this call.
 
         Returns:
-            The payments, in the order Qondor sends them.
+            The payments, in the order Qondor sends them (a list that renders as a table
+            in a notebook).
 
         Raises:
             APIError: The request failed (see the error tree).
@@ -408,7 +416,7 @@ class Invoices(Resource):
             "GET", "Invoice/GetAllUnprocessedInvoices", timeout=timeout, allow_empty=True
         )
         items = _unwrap_list(response)
-        invoices = []
+        invoices = InvoiceList()
         for index, item in enumerate(items):
             try:
                 invoices.append(

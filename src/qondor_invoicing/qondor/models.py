@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._convert import OpenStrEnum, parse_decimal
+from .._render import model_html, model_repr, records_html
 from ..money import Money
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     "InvoiceAction",
     "InvoiceKind",
     "InvoiceLine",
+    "InvoiceList",
     "InvoiceState",
 ]
 
@@ -154,7 +156,19 @@ class InvoiceLine:
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
 
 
-@attrs.frozen(kw_only=True)
+_REPR_FIELDS = (
+    "id",
+    "kind",
+    "state",
+    "invoice_number",
+    "customer",
+    "total_incl_vat",
+    "currency",
+    "external_reference",
+)
+
+
+@attrs.frozen(kw_only=True, repr=False)
 class Invoice:
     """A payment in Qondor's processing queue (invoice specification, card payment, credit note).
 
@@ -208,6 +222,12 @@ class Invoice:
         factory=dict, converter=_dict, eq=False, hash=False, repr=False
     )
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
+
+    def __repr__(self) -> str:
+        return model_repr(self, _REPR_FIELDS)
+
+    def _repr_html_(self) -> str:
+        return model_html(self)
 
     def allowed_actions(
         self,
@@ -427,3 +447,10 @@ def _currency(data: Mapping[str, Any]) -> str | None:
         if isinstance(value, int) and not isinstance(value, bool) and value in _ISO_NUMERIC:
             return _ISO_NUMERIC[value]
     return None
+
+
+class InvoiceList(list[Invoice]):
+    """A list of invoices (what `list_unprocessed` returns) that renders as a table."""
+
+    def _repr_html_(self) -> str:
+        return records_html(self, _REPR_FIELDS, caption=f"{len(self)} payment(s)")
