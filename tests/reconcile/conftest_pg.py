@@ -171,7 +171,7 @@ class TempPostgres:
         self.stop()
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
     if in_ci():
         pytest.fail(f"CI needs a PostgreSQL server and none could be started: {reason}")
     pytest.skip(f"no PostgreSQL server: {reason}")
@@ -183,7 +183,7 @@ def pg_dsn() -> Iterator[str]:
     try:
         import psycopg
     except ImportError:
-        _unavailable("psycopg is not installed (pip install 'qondor-invoicing[postgres]')")
+        unavailable("psycopg is not installed (pip install 'qondor-invoicing[postgres]')")
     dsn = os.environ.get(DSN_ENV, "").strip()
     if dsn:
         yield dsn
@@ -195,7 +195,7 @@ def pg_dsn() -> Iterator[str]:
                 conn.execute("SELECT 1")
             yield dsn
     except ServerUnavailable as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
 
 
 @pytest.fixture

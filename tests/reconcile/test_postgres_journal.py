@@ -8,6 +8,8 @@ the protocol's invariants are checked by the same test bodies on every backend.
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timezone
 from typing import Any
@@ -433,3 +435,41 @@ async def test_two_reconcilers_share_the_work(pg_dsn: str, pg_schema: str) -> No
             ).format(sql.Identifier(pg_schema))
         ).fetchall()
     assert {o for o, _ in owners} == {"worker-a", "worker-b"}, owners
+
+
+# -- without a server, without psycopg ---------------------------------------------------------
+
+
+def test_no_server_is_a_skip_outside_ci_and_a_failure_in_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import conftest_pg
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no PostgreSQL server: initdb missing"):
+        conftest_pg.unavailable("initdb missing")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI needs a PostgreSQL server"):
+        conftest_pg.unavailable("initdb missing")
+    monkeypatch.setattr(conftest_pg, "find_bin", lambda name: None)
+    with pytest.raises(conftest_pg.ServerUnavailable, match="initdb/pg_ctl were not found"):
+        conftest_pg.TempPostgres()
+
+
+def test_without_psycopg_the_package_imports_and_the_journal_explains(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "import qondor_invoicing, qondor_invoicing.reconcile as r\n"
+        "try:\n"
+        "    r.PostgresJournal('')\n"
+        "except qondor_invoicing.ConfigurationError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == (
+        "PostgresJournal needs psycopg 3: pip install 'qondor-invoicing[postgres]'"
+    )

@@ -128,7 +128,10 @@ def _from_epoch(seconds: float) -> datetime:
 
 class _Local(threading.local):
     conn: Any = None
+    # In a write transaction: the payments locked, and the server's clock as of the lock.
     locked: set[str] | None = None
+    clock_cursor: Any = None
+    clock: float | None = None
 
 
 class PostgresJournal(_StoredJournal):
@@ -258,7 +261,7 @@ class PostgresJournal(_StoredJournal):
                     return fn()
                 finally:
                     self._local.conn = None
-                    self._local.locked = None
+                    self._local.locked = self._local.clock_cursor = self._local.clock = None
                     self._checkin(conn)
             except pg.Error as exc:
                 raise JournalError(
@@ -364,9 +367,18 @@ class PostgresJournal(_StoredJournal):
             )
 
     def _server_clock(self) -> float:
-        row = self._db.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
+        local = self._local
+        if local.clock is not None:
+            return local.clock
+        cursor = local.clock_cursor
+        if cursor is None:
+            cursor = self._db.execute("SELECT extract(epoch FROM clock_timestamp())")
+        row = cursor.fetchone()
         assert row is not None
-        return float(row[0])
+        now = float(row[-1])
+        if local.locked is not None:
+            local.clock = now  # one instant per transaction
+        return now
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -376,6 +388,8 @@ class PostgresJournal(_StoredJournal):
                 yield
             finally:
                 self._local.locked = None
+                self._local.clock_cursor = None
+                self._local.clock = None
 
     def _atomic(self) -> contextlib.AbstractContextManager[None]:
         return self._transaction()
@@ -390,8 +404,10 @@ class PostgresJournal(_StoredJournal):
         locked = self._local.locked
         if locked is None or payment_key in locked:
             return
-        self._db.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._lock_space, payment_key)
+        # The server's clock is read once the lock is held, in the same statement.
+        self._local.clock_cursor = self._db.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s)), extract(epoch FROM clock_timestamp())",
+            (self._lock_space, payment_key),
         )
         locked.add(payment_key)
 
