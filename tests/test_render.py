@@ -58,3 +58,21 @@ def test_jsonable_keeps_money_exact() -> None:
     assert data["kind"] == InvoiceKind.CREDIT_NOTE.value
     assert "raw" not in data
     assert jsonable(Money("22.10", "EUR")) == {"amount": "22.10", "currency": "EUR"}
+
+
+def test_supplier_invoice_and_page_render() -> None:
+    from qondor_invoicing import SupplierInvoice, SupplierInvoiceStatus
+    from qondor_invoicing.qonto.pagination import Page, PaginationMeta
+
+    si = SupplierInvoice(
+        id="abc",
+        status=SupplierInvoiceStatus.PAID,
+        invoice_number="FIN-1",
+        total_amount=Money("22.10", "EUR"),
+    )
+    assert "FIN-1" in si._repr_html_()
+    page = Page(items=(si, si), meta=PaginationMeta(total_count=5, next_page=2), page=1)
+    assert repr(page) == "<Page 1: 2 item(s) of 5, next page 2>"
+    html = page._repr_html_()
+    assert html.count("<tr>") == 3
+    assert "22.10 EUR" in html

@@ -18,6 +18,7 @@ import attrs
 import cattrs
 
 from .._convert import OpenStrEnum, make_converter, parse_decimal, structure
+from .._render import model_html
 from ..money import Money
 
 if TYPE_CHECKING:
@@ -410,6 +411,9 @@ class SupplierInvoice:
         if self.extra:
             shown.append(f"extra_keys={tuple(self.extra)!r}")
         return f"SupplierInvoice({', '.join(shown)})"
+
+    def _repr_html_(self) -> str:
+        return model_html(self)
 
     def allowed_actions(
         self, rules: QontoRuleTable | None = None

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .._http import logger
+from .._render import records_html
 
 __all__ = ["AsyncPaginator", "Page", "PaginationMeta", "next_page_number", "parse_meta"]
 
@@ -101,7 +102,18 @@ def next_page_number(meta: PaginationMeta, requested: int, item_count: int) -> i
     return requested + 1
 
 
-@attrs.frozen(kw_only=True)
+_TABLE_FIELDS = (
+    "id",
+    "status",
+    "invoice_number",
+    "supplier_name",
+    "total_amount",
+    "due_date",
+    "payment_date",
+)
+
+
+@attrs.frozen(kw_only=True, repr=False)
 class Page(Generic[T]):
     """One page of a list response.
 
@@ -127,6 +139,16 @@ class Page(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def __repr__(self) -> str:
+        total = self.meta.total_count
+        of = f" of {total}" if total is not None else ""
+        return f"<Page {self.page}: {len(self.items)} item(s){of}, next page {self.next_page}>"
+
+    def _repr_html_(self) -> str:
+        fields = [name for name in _TABLE_FIELDS if self.items and hasattr(self.items[0], name)]
+        caption = repr(self)[1:-1]
+        return records_html(self.items, fields, caption=caption)
 
 
 FetchPage = Callable[[int], Awaitable[Page[T]]]
