@@ -160,6 +160,36 @@ async def test_concurrent_writes_on_one_payment_lose_nothing(
         await b.aclose()
 
 
+async def test_a_stuck_call_blocks_only_its_payment_and_only_for_lock_timeout(
+    pg_dsn: str, pg_schema: str, clock: Clock
+) -> None:
+    async with PostgresJournal(pg_dsn, schema=pg_schema, clock=clock, lock_timeout=0.5) as j:
+        assert await j.claim("1", "w1", 60)
+        settings = await j._run(
+            lambda: j._db.execute(
+                "SELECT current_setting('lock_timeout'), "
+                "current_setting('idle_in_transaction_session_timeout')"
+            ).fetchone()
+        )
+        assert settings == ("500ms", "500ms")
+        # Another session (a worker cut off in the middle of a call) holds payment 1's lock.
+        with psycopg.connect(pg_dsn) as stuck:
+            stuck.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext('1'))",
+                (pg_module._lock_space(pg_schema),),
+            )
+            with anyio.fail_after(10):
+                assert await j.claim("2", "w1", 60)  # other payments do not wait
+                started = anyio.current_time()
+                with pytest.raises(JournalError, match="lock timeout"):
+                    await j.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+                assert 0.4 < anyio.current_time() - started < 5
+            stuck.rollback()
+        assert await j.get("1") is None  # nothing half-written
+        entry = await j.record_intent("1", JournalAction.BOOK, owner="w1", invoice_id=1)
+        assert entry.attempts == 1
+
+
 # -- schema --------------------------------------------------------------------------------
 
 
@@ -322,6 +352,8 @@ def test_arguments_checked() -> None:
         PostgresJournal("", pool_size=0)
     with pytest.raises(ConfigurationError, match="connect_timeout"):
         PostgresJournal("", connect_timeout=0)
+    with pytest.raises(ConfigurationError, match="lock_timeout"):
+        PostgresJournal("", lock_timeout=-1)
 
 
 async def test_lock_space_is_a_signed_int4() -> None:

@@ -164,7 +164,12 @@ class PostgresJournal(_StoredJournal):
             digits and ``_``. Use one schema per journal (e.g. per Qondor office) to keep
             several journals in one database.
         pool_size: Most connections (and calls running at once) of this journal.
-        connect_timeout: Seconds to wait for a connection to the server.
+        connect_timeout: Seconds to wait for a connection to the server (unless
+            ``conninfo`` sets ``connect_timeout``).
+        lock_timeout: Seconds a call waits for another call on the same payment (or for
+            the schema's migration) before failing with `JournalError`. The server also
+            ends a journal connection left idle inside a transaction for this long, so a
+            worker cut off in the middle of a call cannot keep a payment locked.
         application_name: Shown for the journal's connections in ``pg_stat_activity``
             (unless ``conninfo`` sets one).
         clock: Wall clock in seconds for leases and timestamps; by default the database
@@ -181,6 +186,7 @@ class PostgresJournal(_StoredJournal):
         schema: str = "qondor_journal",
         pool_size: int = 4,
         connect_timeout: float = 10.0,
+        lock_timeout: float = 30.0,
         application_name: str = "qondor-invoicing journal",
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -192,8 +198,9 @@ class PostgresJournal(_StoredJournal):
             )
         if pool_size < 1:
             raise ConfigurationError(f"pool_size must be >= 1, not {pool_size!r}")
-        if not connect_timeout > 0:
-            raise ConfigurationError(f"connect_timeout must be > 0, not {connect_timeout!r}")
+        for name, value in (("connect_timeout", connect_timeout), ("lock_timeout", lock_timeout)):
+            if not value > 0:
+                raise ConfigurationError(f"{name} must be > 0, not {value!r}")
         secret = conninfo if isinstance(conninfo, Secret) else Secret(conninfo)
         try:
             params = pg.conninfo.conninfo_to_dict(secret.get_secret_value())
@@ -205,9 +212,11 @@ class PostgresJournal(_StoredJournal):
         self._conninfo = secret
         self._target = {k: str(params[k]) for k in ("host", "port", "dbname") if params.get(k)}
         self._application_name = None if params.get("application_name") else application_name
+        self._connect_timeout = None if params.get("connect_timeout") else connect_timeout
         self.schema = schema
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
+        self.lock_timeout = lock_timeout
         self._sql_schema = '"' + schema + '"'
         self._lock_space = _lock_space(schema)
         self._slots = threading.BoundedSemaphore(pool_size)
@@ -292,7 +301,9 @@ class PostgresJournal(_StoredJournal):
 
     def _connect(self) -> psycopg.Connection[Any]:
         pg = _import_psycopg()
-        kwargs: dict[str, Any] = {"connect_timeout": max(1, round(self.connect_timeout))}
+        kwargs: dict[str, Any] = {}
+        if self._connect_timeout is not None:
+            kwargs["connect_timeout"] = max(1, round(self._connect_timeout))
         if self._application_name:
             kwargs["application_name"] = self._application_name
         try:
@@ -307,6 +318,12 @@ class PostgresJournal(_StoredJournal):
             # The advisory lock taken before reading relies on each statement seeing the
             # latest commits: READ COMMITTED whatever the server's default.
             conn.isolation_level = pg.IsolationLevel.READ_COMMITTED
+            timeout = f"{max(1, round(self.lock_timeout * 1000))}ms"
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, false), "
+                "set_config('idle_in_transaction_session_timeout', %s, false)",
+                (timeout, timeout),
+            )
             if not self._migrated:
                 with self._migrate_lock:
                     if not self._migrated:
