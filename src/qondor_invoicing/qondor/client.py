@@ -24,16 +24,15 @@ from .._http import (
     TimeoutTypes,
     logger,
 )
+from .._http.changes import send_confirmed
 from .._http.core import Sleep
 from .._secret import Secret
 from .._states import RuleTable
 from ..errors import (
-    APIConnectionError,
+    APIError,
     ConfigurationError,
     IllegalTransitionError,
-    InternalServerError,
     InvalidInputError,
-    InvoicingError,
     ResponseValidationError,
 )
 from .models import (
@@ -135,13 +134,6 @@ def _check_date(value: object, field: str) -> date:
             value=value,
         )
     return value
-
-
-def _is_ambiguous(error: BaseException) -> bool:
-    """Whether a failed state change may have been applied by the server."""
-    if isinstance(error, InternalServerError):
-        return True
-    return isinstance(error, APIConnectionError) and error.request_sent
 
 
 class QondorClient(BaseClient):
@@ -625,9 +617,8 @@ class Invoices(Resource):
         )
         body = {"invoiceId": current.id, **fields}
         path = f"Invoice/{action.endpoint}"
-        policy = core.retry_policy
-        resends = 0
-        while True:
+
+        async def send(latest: Invoice) -> Invoice:
             try:
                 response = await core.request(
                     "PUT",
@@ -640,60 +631,42 @@ class Invoices(Resource):
             except ResponseValidationError as exc:
                 if _is_plain_text_success(exc):
                     # e.g. 200 text/plain "OK": the change was accepted, the body says nothing.
-                    return self._evolved(action, current, fields)
+                    return self._evolved(action, latest, fields)
                 raise
-            except (InternalServerError, APIConnectionError) as exc:
-                if not _is_ambiguous(exc):
-                    raise
-                logger.info(
-                    "qondor: %s for invoice %s ended ambiguously (%s); re-reading it",
-                    action.endpoint,
-                    current.id,
-                    type(exc).__name__,
-                )
-                try:
-                    now = await self._get(current.id, timeout)
-                except InvoicingError:
-                    # The outcome stays unknown: report the failure of the change itself.
-                    raise exc  # noqa: B904 (the re-read error is kept as __context__)
-                now = _merge(now, current)
-                if self._applied(action, current, now, fields):
-                    logger.info(
-                        "qondor: %s for invoice %s was applied; not sending it again",
-                        action.endpoint,
-                        current.id,
-                    )
-                    return self._with_fields(action, now, fields)
-                if not now.state.is_known:
-                    raise
-                refusal = client.rules.refusal(action, now.state, now.kind, strict=client.strict)
-                if refusal is not None:
-                    raise IllegalTransitionError(
-                        action=action,
-                        state=now.state,
-                        kind=now.kind,
-                        invoice_id=now.id,
-                        reason=f"{refusal} (it changed while the request was in doubt)",
-                    ) from exc
-                may_resend = (
-                    exc.status_code in policy.retryable_statuses
-                    if isinstance(exc, InternalServerError)
-                    else policy.retry_connection_errors
-                )
-                if not may_resend or resends >= policy.max_retries:
-                    raise
-                resends += 1
-                current = now
-                delay = policy.backoff(resends)
-                logger.info(
-                    "qondor: %s for invoice %s was not applied; sending it again in %.2f s",
-                    action.endpoint,
-                    current.id,
-                    delay,
-                )
-                await core.sleep(delay)
-                continue
-            return self._updated(action, current, fields, response)
+            return self._updated(action, latest, fields, response)
+
+        async def reread(latest: Invoice) -> Invoice:
+            return _merge(await self._get(latest.id, timeout), latest)
+
+        def applied(before: Invoice, now: Invoice) -> Invoice | None:
+            if self._applied(action, before, now, fields):
+                return self._with_fields(action, now, fields)
+            return None
+
+        def refused(now: Invoice, error: APIError) -> BaseException | None:
+            if not now.state.is_known:
+                return error  # an unreadable state is not guessed: the failure stands
+            refusal = client.rules.refusal(action, now.state, now.kind, strict=client.strict)
+            if refusal is None:
+                return None
+            return IllegalTransitionError(
+                action=action,
+                state=now.state,
+                kind=now.kind,
+                invoice_id=now.id,
+                reason=f"{refusal} (it changed while the request was in doubt)",
+            )
+
+        return await send_confirmed(
+            current=current,
+            send=send,
+            reread=reread,
+            applied=applied,
+            refused=refused,
+            policy=core.retry_policy,
+            sleep=core.sleep,
+            describe=f"qondor: {action.endpoint} for invoice {current.id}",
+        )
 
     def _applied(
         self, action: InvoiceAction, before: Invoice, now: Invoice, fields: Mapping[str, Any]

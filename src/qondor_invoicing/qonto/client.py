@@ -27,16 +27,14 @@ from .._http import (
     Resource,
     RetryPolicy,
     TimeoutTypes,
-    logger,
 )
+from .._http.changes import send_confirmed
 from .._http.core import Sleep
 from ..errors import (
-    APIConnectionError,
     APIError,
     APIStatusError,
     AuthenticationError,
     ConfigurationError,
-    InternalServerError,
     InvalidInputError,
     PermissionDeniedError,
     ResponseValidationError,
@@ -856,47 +854,36 @@ class SupplierInvoices(Resource):
         )
         rules.check(action, current.status, invoice_id=current.id)
         path = f"supplier_invoices/{quoted}/{action.value}"
-        policy = self._core.retry_policy
-        attempt = 0
-        while True:
-            try:
-                response = await self._core.request(
-                    "POST", path, json_body=body, timeout=timeout, safe_to_repeat=False
-                )
-            except (APIConnectionError, InternalServerError) as exc:
-                if isinstance(exc, APIConnectionError) and not exc.request_sent:
-                    raise  # never reached the server; the core already retried it
-                if attempt >= policy.max_retries:
-                    raise
-                attempt += 1
-                # Did the change happen before the answer was lost? Read, then decide.
-                try:
-                    now = await self.get(current.id, timeout=timeout)
-                except APIError:
-                    raise exc from None
-                if done(now):
-                    logger.info(
-                        "qonto %s %s: the change was applied although the answer was lost",
-                        action.value,
-                        current.id,
-                    )
-                    return now
-                if rules.refusal(action, now.status) is not None:
-                    # The invoice moved elsewhere meanwhile: re-sending would be refused.
-                    raise
-                delay = policy.backoff(attempt)
-                logger.info(
-                    "qonto %s %s: not applied after %s; sending again in %.2f s",
-                    action.value,
-                    current.id,
-                    type(exc).__name__,
-                    delay,
-                )
-                await self._core.sleep(delay)
-                continue
+        core = self._core
+
+        # Every attempt and re-read addresses the invoice as first known (``current``).
+        async def send(_: SupplierInvoice) -> SupplierInvoice:
+            response = await core.request(
+                "POST", path, json_body=body, timeout=timeout, safe_to_repeat=False
+            )
             result = self._parse_invoice(response, "supplier_invoice")
             self._check_same(current, result, response)
             return result
+
+        def refused(now: SupplierInvoice, error: APIError) -> BaseException | None:
+            # The invoice moved elsewhere meanwhile: re-sending would be refused.
+            return error if rules.refusal(action, now.status) is not None else None
+
+        return await send_confirmed(
+            current=current,
+            send=send,
+            reread=lambda _: self.get(current.id, timeout=timeout),
+            applied=lambda _, now: now if done(now) else None,
+            refused=refused,
+            policy=core.retry_policy,
+            sleep=core.sleep,
+            describe=f"qonto: {action.value} for supplier invoice {current.id}",
+            # Where this loop has always differed from Qondor's (kept as they were):
+            reread_errors=(APIError,),  # a non-API failure of the re-read surfaces itself
+            show_reread_error=False,
+            reread_when_final=False,  # no re-read once the resend budget is spent
+            honour_retry_filters=False,  # any 5xx / sent connection failure is resent
+        )
 
 
 def _invoice_key(invoice: SupplierInvoice) -> str:
