@@ -203,14 +203,6 @@ async def test_a_failed_re_read_raises_the_original_failure_with_the_re_read_as_
     assert len(send.calls) == 1
 
 
-async def test_the_re_reads_failure_can_be_hidden_from_the_traceback() -> None:
-    failure, gone = server_error(), NotFoundError("gone", status_code=404)
-    with pytest.raises(InternalServerError) as info:
-        await run(Scripted(failure), Scripted(gone), show_reread_error=False)
-    assert info.value is failure
-    assert info.value.__suppress_context__
-
-
 async def test_a_re_read_failure_outside_reread_errors_propagates() -> None:
     misconfigured = ConfigurationError("token_provider returned None")
     with pytest.raises(ConfigurationError) as info:
@@ -245,16 +237,6 @@ async def test_with_the_budget_spent_the_last_attempt_is_still_confirmed() -> No
     assert len(send.calls) == 1
 
 
-async def test_without_reread_when_final_a_spent_budget_raises_without_reading() -> None:
-    failures = [server_error(), server_error(), server_error()]
-    send, reread = Scripted(*failures), Scripted(*reads("open", "open"))
-    with pytest.raises(InternalServerError) as info:
-        await run(send, reread, policy=RetryPolicy(max_retries=2), reread_when_final=False)
-    assert info.value is failures[-1]
-    assert len(send.calls) == 3
-    assert len(reread.calls) == 2
-
-
 @pytest.mark.parametrize(
     ("policy", "failure"),
     [
@@ -272,11 +254,6 @@ async def test_the_policys_filters_stop_a_resend_but_not_the_check(
     assert info.value is failure
     assert len(send.calls) == 1
     assert len(reread.calls) == 1  # an applied change would still have been returned
-    # Told to ignore the filters, the same failure is sent again.
-    send, reread = Scripted(failure, Record("done", read=99)), Scripted(*reads("open"))
-    result = await run(send, reread, policy=policy, honour_retry_filters=False)
-    assert result == Record("done", read=99)
-    assert len(send.calls) == 2
 
 
 @pytest.mark.parametrize(
@@ -305,7 +282,7 @@ async def test_a_connection_never_opened_is_raised_at_once_the_core_retried_it()
     failure = never_sent()
     send, reread = Scripted(failure), Scripted()
     with pytest.raises(APIConnectionError) as info:
-        await run(send, reread, honour_retry_filters=False, reread_when_final=False)
+        await run(send, reread)
     assert info.value is failure
     assert info.value.request_sent is False
     assert len(send.calls) == 1

@@ -60,9 +60,6 @@ async def send_confirmed(
     sleep: Sleep,
     describe: str,
     reread_errors: tuple[type[Exception], ...] = (InvoicingError,),
-    show_reread_error: bool = True,
-    reread_when_final: bool = True,
-    honour_retry_filters: bool = True,
 ) -> T:
     """Send a state change; after an ambiguous failure, confirm before sending it again.
 
@@ -83,14 +80,6 @@ async def send_confirmed(
         reread_errors: Failures of the re-read that leave the outcome unknown, so the
             original failure is raised instead (any other exception of the re-read
             propagates).
-        show_reread_error: Whether a traceback shows the re-read's failure as the original
-            failure's context (``False`` suppresses it, as ``raise ... from None`` does).
-        reread_when_final: Whether to re-read even when no resend could follow (budget spent
-            or failure not retryable), so that an applied change is returned and a refused
-            one reported; ``False`` raises the failure at once in that case.
-        honour_retry_filters: Whether a resend also needs the 5xx status in
-            ``policy.retryable_statuses`` (connection failures: ``policy.retry_connection_errors``);
-            ``False`` resends any ambiguous failure within ``max_retries``.
 
     Returns:
         What ``send`` returned, or what ``applied`` returned for a change found applied.
@@ -109,19 +98,15 @@ async def send_confirmed(
         except (InternalServerError, APIConnectionError) as exc:
             if not is_ambiguous(exc):
                 raise  # never reached the server: the core already retried it
-            may_resend = resends < policy.max_retries and (
-                not honour_retry_filters or _retryable(exc, policy)
-            )
-            if not may_resend and not reread_when_final:
-                raise
+            # Even when no resend may follow, read: an applied change is then returned
+            # and a refused one reported, instead of an error whose outcome is unknown.
+            may_resend = resends < policy.max_retries and _retryable(exc, policy)
             logger.info("%s ended ambiguously (%s); reading it again", describe, type(exc).__name__)
             try:
                 now = await reread(current)
             except reread_errors:
                 # The outcome stays unknown: report the failure of the change itself.
-                if show_reread_error:
-                    raise exc  # noqa: B904 (the re-read's failure is kept as __context__)
-                raise exc from None
+                raise exc  # noqa: B904 (the re-read's failure is kept as __context__)
             result = applied(current, now)
             if result is not None:
                 logger.info("%s was applied; not sending it again", describe)

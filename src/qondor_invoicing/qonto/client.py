@@ -880,9 +880,6 @@ class SupplierInvoices(Resource):
             describe=f"qonto: {action.value} for supplier invoice {current.id}",
             # Where this loop has always differed from Qondor's (kept as they were):
             reread_errors=(APIError,),  # a non-API failure of the re-read surfaces itself
-            show_reread_error=False,
-            reread_when_final=False,  # no re-read once the resend budget is spent
-            honour_retry_filters=False,  # any 5xx / sent connection failure is resent
         )
 
 
