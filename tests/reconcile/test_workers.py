@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 WORKER = Path(__file__).with_name("pg_worker.py")
 PAYMENTS = 2000
 WORKERS = 4
-LEASE = 2.5
+LEASE = 3.0
 KILL_AFTER = PAYMENTS // 4
 DEADLINE = 150.0
 
@@ -155,11 +155,10 @@ def test_four_workers_one_killed(pg_dsn: str, pg_schema: str, tmp_path: Path) ->
     assert sorted(bookings) == sorted(valid)
     assert len(set(bookings.values())) == len(valid)
     # book() was called again only where a worker took a payment over (the window between
-    # book() returning and the reference being recorded, which book()'s idempotency closes),
-    # or for a payment changed a second time (below).
+    # book() returning and the reference being recorded, which book()'s idempotency closes).
     taken_over = {int(key) for key, _, _ in takeovers}
     booked_again = {i for i, n in calls.items() if n > 1}
-    assert booked_again <= taken_over | set(repeated), (booked_again, taken_over)
+    assert booked_again <= taken_over, (booked_again, taken_over)
 
     # The journal: nothing open, every payment closed with the right outcome.
     for invoice_id in queued:
@@ -168,45 +167,48 @@ def test_four_workers_one_killed(pg_dsn: str, pg_schema: str, tmp_path: Path) ->
         assert outcomes, invoice_id
         assert outcomes[-1].outcome is expected
 
-    # The takeover: the claims the dead worker held were taken over by a survivor once their
-    # lease expired, and the survivor finished the payment (unless the dead worker had
-    # recorded the outcome already and was killed just before releasing the claim).
-    assert abandoned, "the killed worker held no claim"
-    finished_by_others = 0
-    for invoice_id in abandoned:
+    # The takeover: every payment the dead worker was working on (an intent in flight, or
+    # claimed with nothing recorded yet) was taken over by a survivor once the lease
+    # expired, and finished by a survivor after that.
+    open_at_kill = [i for i, still_open in abandoned.items() if still_open]
+    assert open_at_kill, abandoned
+    for invoice_id in open_at_kill:
         events = history[str(invoice_id)]
-        closed_by = [e.owner for e in events if e.kind is JournalEventKind.OUTCOME][-1]
-        if closed_by == "w0":
-            continue
-        # (The survivor that took the claim over may have let it go again, e.g. when its
-        # plan was stale; whoever claimed it next found it free.)
-        takeover = [e for e in events if e.kind is JournalEventKind.TAKEOVER]
-        assert [e.detail for e in takeover][:1] == ["lease of 'w0' expired"], events
-        assert takeover[0].owner != "w0"
-        assert events.index(takeover[0]) < len(events) - 1
-        finished_by_others += 1
-    assert finished_by_others >= 1
-
+        taken = [
+            n
+            for n, e in enumerate(events)
+            if e.kind is JournalEventKind.TAKEOVER and e.detail == "lease of 'w0' expired"
+        ]
+        assert taken, events
+        assert events[taken[0]].owner != "w0"
+        closing = [e for e in events[taken[0] + 1 :] if e.kind is JournalEventKind.OUTCOME]
+        assert closing, events
+        assert closing[-1].owner != "w0"
     done_by = Counter(
         [e.owner for i in queued for e in history[str(i)] if e.kind is JournalEventKind.OUTCOME]
     )
     print(
         f"\n{PAYMENTS} payments, {WORKERS} workers, w0 killed at {killed_at:.1f} s holding "
-        f"{len(abandoned)} claims ({finished_by_others} finished by others); all done in "
+        f"{len(abandoned)} claims ({len(open_at_kill)} in flight, taken over and finished by "
+        f"others); all done in "
         f"{elapsed:.1f} s; outcomes by worker {dict(sorted(done_by.items()))}; "
-        f"{len(takeovers)} takeovers; {sum(calls.values()) - len(valid)} repeated book() calls; "
+        f"{len(takeovers)} takeovers {dict(Counter(d for _, _, d in takeovers))}; "
+        f"{sum(calls.values()) - len(valid)} repeated book() calls; "
         f"{len(fake.requests)} Qondor requests; {len(repeated)} payments changed twice"
     )
+    # Qondor received each change once, except possibly (below) for a payment the dead
+    # worker held.
+    elsewhere = {i: n for i, n in repeated.items() if i not in abandoned}
+    assert not elsewhere, f"payments changed twice: {elsewhere}"
     if repeated:
-        # Everything above holds; what remains is a reconciler issue, not the journal's: a
-        # worker plans from a queue listing read before another worker's outcome, then reads
-        # that closed outcome from the journal and opens a new cycle (as for a payment an
-        # administrator returned to the queue), sending the same change again. The fix
-        # belongs in Reconciler.plan (re-read a queued payment whose journal entry is
-        # closed); until then this is an expected failure, reported, not hidden.
+        # A narrow case left to the reconciler, not the journal: the dead worker's
+        # SetAsProcessed was applied, but its outcome not recorded; a survivor whose queue
+        # listing predates that change (and whose journal read follows the recorded
+        # reference) resumes the open BOOK intent from the stale listing and sends the same
+        # SetAsProcessed again, same reference. A resumed intent should re-read the payment
+        # before sending. Reported as an expected failure until then, not hidden.
         pytest.xfail(
-            f"{len(repeated)} payments were sent the same change twice from a stale queue "
-            f"listing (reconciler issue): {sorted(repeated)[:10]}"
+            f"resumed from a stale listing, the same change sent twice: {sorted(repeated)}"
         )
 
 
@@ -230,17 +232,18 @@ def _kill_mid_run(
     victim: subprocess.Popen[bytes],
     procs: list[subprocess.Popen[bytes]],
     logs: list[Path],
-) -> set[int]:
-    """SIGKILL ``victim`` once enough payments are done and it holds claims; return them."""
+) -> dict[int, bool]:
+    """SIGKILL ``victim`` mid-step once enough is done; return its claims (key -> open)."""
     deadline = time.monotonic() + DEADLINE
     count = sql.SQL(
         "SELECT (SELECT count(*) FROM {s}.events WHERE kind = 'outcome'), "
         "(SELECT count(*) FROM {s}.events WHERE kind = 'outcome' AND owner = 'w0'), "
-        "(SELECT count(*) FROM {s}.claims WHERE owner = 'w0')"
+        "(SELECT count(*) FROM {s}.claims c JOIN {s}.payments p USING (payment_key) "
+        " WHERE c.owner = 'w0' AND p.intent IS NOT NULL)"
     ).format(s=schema)
     while True:
-        done, done_by_victim, held = conn.execute(count).fetchone()
-        if done >= KILL_AFTER and done_by_victim >= KILL_AFTER // WORKERS // 2 and held >= 2:
+        done, done_by_victim, open_held = conn.execute(count).fetchone()
+        if done >= KILL_AFTER and done_by_victim >= KILL_AFTER // WORKERS // 2 and open_held:
             os.kill(victim.pid, signal.SIGKILL)
             victim.wait()
             break
@@ -250,9 +253,15 @@ def _kill_mid_run(
         if time.monotonic() > deadline:
             pytest.fail(f"only {done} payments done before the deadline")
         time.sleep(0.01)
+    # The dead worker's claims, and whether the payment was still open then (an intent in
+    # flight, or nothing recorded yet) or already closed (a claim taken from a stale plan).
     return {
-        int(key)
-        for (key,) in conn.execute(
-            sql.SQL("SELECT payment_key FROM {}.claims WHERE owner = 'w0'").format(schema)
+        int(key): still_open
+        for key, still_open in conn.execute(
+            sql.SQL(
+                "SELECT c.payment_key, p.payment_key IS NULL OR p.intent IS NOT NULL "
+                "FROM {s}.claims c LEFT JOIN {s}.payments p USING (payment_key) "
+                "WHERE c.owner = 'w0'"
+            ).format(s=schema)
         )
     }
