@@ -26,6 +26,7 @@ from .._http import (
 )
 from .._http.changes import send_confirmed
 from .._http.core import Sleep
+from .._http.limits import SlidingWindowLimiter
 from .._secret import Secret
 from .._states import RuleTable
 from ..errors import (
@@ -242,10 +243,12 @@ class QondorClient(BaseClient):
             api_name="qondor",
             timeout=timeout,
             retry_policy=retry_policy,
-            rate_limit=rate_limit,
-            # Evenly spaced, no bursts: a bucket of 10 plus its refill would send up to 20
-            # requests in one second, and API Management counts a sliding window.
-            rate_limit_burst=1.0 if rate_limit else None,
+            # API Management counts a sliding window: a token bucket of 10 plus its refill
+            # would send up to 20 requests in one second, and a one-token bucket loses the
+            # rate on a busy event loop. A sliding window of 100 ms slices (1 request at
+            # 10/s, 10 at 100/s) holds the window and the rate (see bench/ and
+            # docs/performance.md).
+            rate_limiter=SlidingWindowLimiter.per_slice(rate_limit) if rate_limit else None,
             max_concurrency=max_concurrency,
             http_client=http_client,
             transport=transport,
