@@ -106,6 +106,18 @@ async def test_a_cancelled_waiter_keeps_the_window_intact() -> None:
     assert clock.now == pytest.approx(1.0)
 
 
+async def test_headroom_widens_the_window() -> None:
+    clock = LateClock()
+    limiter = SlidingWindowLimiter(100, burst=10, headroom=0.02, clock=clock, sleep=clock.sleep)
+    assert limiter.window == pytest.approx(0.102)
+    times = await acquire_all(limiter, clock, 101)
+    assert times[-1] == pytest.approx(1.02)
+    assert most_in_any_window(times, 1.02) <= 100
+    with pytest.raises(ValueError, match="headroom"):
+        SlidingWindowLimiter(10, headroom=1.0)
+    assert SlidingWindowLimiter.per_slice(10, headroom=0.02).window == pytest.approx(0.102)
+
+
 def test_per_slice_parameters() -> None:
     assert SlidingWindowLimiter.per_slice(10).burst == 1
     assert SlidingWindowLimiter.per_slice(100).burst == 10

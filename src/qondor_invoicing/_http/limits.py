@@ -90,6 +90,9 @@ class SlidingWindowLimiter(RateLimiter):
     Args:
         rate: Sustained acquisitions per second (> 0).
         burst: How many acquisitions a window holds (>= 1, a whole number).
+        headroom: Stretch the window by this fraction (e.g. ``0.02``): requests reach the
+            server with some jitter, and one that arrives early by more than the headroom
+            can land in the previous window.
         clock: Monotonic clock in seconds; defaults to ``anyio.current_time``.
         sleep: Sleep function; defaults to ``anyio.sleep``.
     """
@@ -99,17 +102,23 @@ class SlidingWindowLimiter(RateLimiter):
         rate: float,
         *,
         burst: int = 1,
+        headroom: float = 0.0,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
         if isinstance(burst, bool) or int(burst) != burst or burst < 1:
             raise ValueError("burst must be a whole number >= 1")
+        if not 0 <= headroom < 1:
+            raise ValueError(f"headroom must be in [0, 1), not {headroom!r}")
         super().__init__(rate, burst=burst, clock=clock, sleep=sleep)
-        self.window = int(burst) / self.rate
+        self.headroom = float(headroom)
+        self.window = int(burst) / self.rate * (1 + self.headroom)
         self._sent: deque[float] = deque()
 
     @classmethod
-    def per_slice(cls, rate: float, slice_seconds: float = 0.1) -> SlidingWindowLimiter:
+    def per_slice(
+        cls, rate: float, slice_seconds: float = 0.1, *, headroom: float = 0.0
+    ) -> SlidingWindowLimiter:
         """A limiter at ``rate`` whose window is about ``slice_seconds`` (at least one request).
 
         Short windows spread requests evenly (as a server's window of a second expects),
@@ -117,7 +126,7 @@ class SlidingWindowLimiter(RateLimiter):
         """
         if rate <= 0:
             raise ValueError(f"rate must be > 0, not {rate!r}")
-        return cls(rate, burst=max(1, int(rate * slice_seconds)))
+        return cls(rate, burst=max(1, int(rate * slice_seconds)), headroom=headroom)
 
     def __repr__(self) -> str:
         return (
