@@ -90,6 +90,8 @@ class InvoiceAction(str, enum.Enum):
 def _optional_decimal(value: Decimal | int | str | None) -> Decimal | None:
     if value is None:
         return None
+    if type(value) is Decimal and value.is_finite():
+        return value  # already parsed (the converter's hook ran first)
     if isinstance(value, float):
         # Floats carry binary rounding errors: amounts are built from strings or Decimals.
         raise TypeError("amounts must be Decimal, int or str, not float")
@@ -364,17 +366,45 @@ _FLAT_CUSTOMER: dict[str, tuple[str, ...]] = {
 }
 
 
+AliasIndex = dict[str, tuple[str, int]]
+
+
+def _alias_index(aliases: Mapping[str, tuple[str, ...]]) -> AliasIndex:
+    """Each spelling -> (canonical name, its rank among the spellings of that name)."""
+    return {
+        name: (canonical, rank)
+        for canonical, names in aliases.items()
+        for rank, name in enumerate(names)
+    }
+
+
+_ALIAS_INDEXES: dict[int, tuple[Mapping[str, tuple[str, ...]], AliasIndex]] = {
+    id(table): (table, _alias_index(table))
+    for table in (_INVOICE_ALIASES, _LINE_ALIASES, _CUSTOMER_ALIASES, _FLAT_CUSTOMER)
+}
+
+
 def _pick(
     data: Mapping[str, Any], aliases: Mapping[str, tuple[str, ...]]
 ) -> tuple[dict[str, Any], set[str]]:
+    # One pass over the payload's keys (a few) rather than over every spelling (dozens):
+    # for each name, the best-ranked spelling present with a non-null value wins.
+    known = _ALIAS_INDEXES.get(id(aliases))
+    index = known[1] if known is not None and known[0] is aliases else _alias_index(aliases)
     picked: dict[str, Any] = {}
+    ranks: dict[str, int] = {}
     consumed: set[str] = set()
-    for canonical, names in aliases.items():
-        for name in names:
-            if name in data:
-                consumed.add(name)
-                if canonical not in picked and data[name] is not None:
-                    picked[canonical] = data[name]
+    for key, value in data.items():
+        hit = index.get(key)
+        if hit is None:
+            continue
+        consumed.add(key)
+        if value is None:
+            continue
+        canonical, rank = hit
+        if canonical not in ranks or rank < ranks[canonical]:
+            ranks[canonical] = rank
+            picked[canonical] = value
     return picked, consumed
 
 
