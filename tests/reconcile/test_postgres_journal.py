@@ -15,11 +15,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import anyio
-import psycopg
 import pytest
 import test_journal
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from qondor_invoicing.errors import ConfigurationError
 from qondor_invoicing.qondor import InvoiceAction, InvoiceKind, InvoiceState, QondorClient
@@ -38,6 +35,10 @@ from qondor_invoicing.reconcile import (
 )
 from qondor_invoicing.reconcile import postgres as pg_module
 from qondor_invoicing.testing import FakeQondor, FakeQonto
+
+psycopg = pytest.importorskip("psycopg", reason="needs psycopg (the postgres extra)")
+from psycopg import sql  # noqa: E402
+from psycopg.conninfo import make_conninfo  # noqa: E402
 
 pytest_plugins = ["conftest_pg"]
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
