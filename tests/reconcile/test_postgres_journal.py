@@ -318,7 +318,7 @@ async def test_dropped_connections_are_replaced(pg_dsn: str, pg_schema: str) -> 
         assert await j.claim("1", "w1", 60)
 
 
-async def test_credentials_never_shown(pg_dsn: str) -> None:
+async def test_credentials_never_shown() -> None:
     journal = PostgresJournal("postgresql://reconciler:hunter2@db.internal:6432/finance")
     assert repr(journal) == (
         "PostgresJournal('host=db.internal port=6432 dbname=finance', schema='qondor_journal')"
@@ -357,7 +357,7 @@ def test_arguments_checked() -> None:
         PostgresJournal("", lock_timeout=-1)
 
 
-async def test_lock_space_is_a_signed_int4() -> None:
+def test_lock_space_is_a_signed_int4() -> None:
     for schema in ("qondor_journal", "a", "office_42", "x" * 63):
         value = pg_module._lock_space(schema)
         assert -(2**31) <= value < 2**31
