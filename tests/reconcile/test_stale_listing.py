@@ -54,3 +54,38 @@ async def test_closed_entry_but_returned_to_the_queue_is_booked_again(
     report = await Reconciler(qondor, finance=finance, journal=journal).apply(plan)
     assert [r.status.value for r in report.results] == ["done"]
     assert fake.invoices[payment].state is InvoiceState.PROCESSED
+
+
+async def test_open_booking_applied_in_qondor_but_listed_stale_is_closed_not_resent(
+    fake: FakeQondor, qondor: QondorClient, accepting: FinanceFactory
+) -> None:
+    # A worker booked the payment and sent SetAsProcessed, which Qondor applied, then died
+    # before recording the outcome. A survivor lists the queue from before that change.
+    from qondor_invoicing.reconcile import Close, JournalAction
+
+    payment = fake.add_invoice(kind=InvoiceKind.INVOICE_SPECIFICATION)
+    finance = await accepting()
+    stale_queue = await qondor.invoices.list_unprocessed()
+    journal = MemoryJournal()
+    key = str(payment)
+    assert await journal.claim(key, "dead", 30.0)
+    await journal.record_intent(key, JournalAction.BOOK, owner="dead", invoice_id=payment)
+    await journal.record_reference(key, "FIN-77", owner="dead")
+    await qondor.invoices.set_as_processed(payment, external_reference="FIN-77")
+    await journal.release(key, "dead")  # as when its lease expires
+    puts = len(fake.requests_to("PUT"))
+
+    async def stale() -> list:  # type: ignore[type-arg]
+        return list(stale_queue)
+
+    qondor.invoices.list_unprocessed = stale  # type: ignore[method-assign]
+    reconciler = Reconciler(qondor, finance=finance, journal=journal)
+    plan = await reconciler.plan()
+    assert [type(s) for s in plan] == [Close]
+    await reconciler.apply(plan)
+    assert len(fake.requests_to("PUT")) == puts
+    assert finance.book_calls[payment] == 0
+    entry = await journal.get(key)
+    assert entry is not None
+    assert entry.intent is None
+    assert entry.external_reference == "FIN-77"

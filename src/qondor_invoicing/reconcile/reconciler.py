@@ -325,19 +325,20 @@ class Reconciler:
         )
 
     async def _plan_queued(self, invoice: Invoice, entry: JournalEntry | None) -> Step | None:
-        if entry is not None and entry.intent is None and entry.outcome is not None:
-            # The journal says this payment was already handled, yet the queue listed it:
-            # either the listing is stale (another worker finished it after the queue was
-            # read) or a person returned it to the queue. Only Qondor can tell which.
+        if entry is not None and (entry.intent is not None or entry.outcome is not None):
+            # The journal knows this payment, yet the queue listed it: the listing may be
+            # stale (another worker, or a crashed run, changed it after the queue was read)
+            # or a person returned it to the queue. Only Qondor can tell which.
             now = await self._read(invoice.id)
             if isinstance(now, BaseException):
                 return Skip(
                     id=invoice.id,
-                    reason=f"handled before, and could not be re-read: {_why(now)}",
+                    reason=f"known to the journal, and could not be re-read: {_why(now)}",
                     invoice=invoice,
                 )
             if now.state is not InvoiceState.UNPROCESSED:
-                return None  # stale listing: nothing to do
+                # Stale listing: finish an open intent from what Qondor shows now.
+                return None if entry.intent is None else await self._plan_unfinished(entry, now)
             invoice = now
         refusal = self._refusal(invoice, InvoiceAction.SET_AS_PROCESSED)
         if entry is not None and entry.intent is JournalAction.BOOK:
@@ -410,12 +411,18 @@ class Reconciler:
                 raise
             return exc
 
-    async def _plan_unfinished(self, entry: JournalEntry) -> Step | None:
-        """An intent left open by an interrupted run, for a payment no longer queued."""
+    async def _plan_unfinished(
+        self, entry: JournalEntry, read: Invoice | BaseException | None = None
+    ) -> Step | None:
+        """An intent left open by an interrupted run, for a payment no longer queued.
+
+        ``read`` is the payment as just read from Qondor, if the caller has read it.
+        """
         intent = entry.intent
         assert intent is not None
         ref = entry.external_reference
-        read = await self._read(entry.invoice_id)
+        if read is None:
+            read = await self._read(entry.invoice_id)
         if isinstance(read, NotFoundError):
             if intent is JournalAction.BOOK:
                 booked = (
