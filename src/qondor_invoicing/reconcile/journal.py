@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import anyio
 import anyio.to_thread
@@ -488,6 +488,9 @@ class Journal(Protocol):
         ...
 
 
+_J = TypeVar("_J", bound="_StoredJournal")
+
+
 class _StoredJournal:
     """The journal's rules over a storage layer; subclasses provide storage and a runner.
 
@@ -743,8 +746,24 @@ class _StoredJournal:
         result: list[JournalEvent] = await self._run(lambda: self._events(payment_key))
         return result
 
+    async def __aenter__(self: _J) -> _J:
+        await self._run(lambda: None)  # opens the storage now, so errors surface here
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
-        """Release the journal's resources."""
+        """Release the journal's resources. Idempotent."""
+        await anyio.to_thread.run_sync(self.close)
+
+    def close(self) -> None:
+        """Release the journal's resources (blocking). Idempotent."""
 
 
 def _intent_event(entry: JournalEntry, owner: str, at: datetime) -> JournalEvent:
@@ -792,12 +811,6 @@ class MemoryJournal(_StoredJournal):
     def __repr__(self) -> str:
         open_ = sum(1 for e in self._entries.values() if e.unfinished)
         return f"MemoryJournal({len(self._entries)} payments, {open_} unfinished)"
-
-    async def __aenter__(self) -> MemoryJournal:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def _run(self, fn: Callable[[], Any]) -> Any:
         return fn()
@@ -939,22 +952,6 @@ class SqliteJournal(_StoredJournal):
 
     def __repr__(self) -> str:
         return f"SqliteJournal({self.path!r}, exclusive={self.exclusive})"
-
-    async def __aenter__(self) -> SqliteJournal:
-        await self._run(lambda: None)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection and release the file lock. Idempotent."""
-        await anyio.to_thread.run_sync(self.close)
 
     def close(self) -> None:
         """Close the connection and release the file lock (blocking). Idempotent."""

@@ -26,7 +26,6 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timezone
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -230,22 +229,6 @@ class PostgresJournal(_StoredJournal):
     def __repr__(self) -> str:
         where = " ".join(f"{k}={v}" for k, v in self._target.items()) or "(libpq defaults)"
         return f"PostgresJournal({where!r}, schema={self.schema!r})"
-
-    async def __aenter__(self) -> PostgresJournal:
-        await self._run(lambda: None)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close every connection; calls in progress finish first. Idempotent."""
-        await anyio.to_thread.run_sync(self.close)
 
     def close(self) -> None:
         """Close every connection (blocking); calls in progress finish first. Idempotent."""
