@@ -159,8 +159,8 @@ class QondorClient(BaseClient):
         retry_policy: How failures are retried (`RetryPolicy`); state changes are repeated
             only as described in `Invoices`.
         rate_limit: Most requests per second (Qondor allows 10), spaced evenly so that
-            Qondor's window is never exceeded (a sliding window of 100 ms slices, 2 %
-            wider than the rate for network jitter); ``None`` disables.
+            Qondor's window is never exceeded (a sliding window of 100 ms slices, 5 %
+            wider than the rate for pauses and network jitter); ``None`` disables.
         max_concurrency: Most requests in flight at once.
         http_client: An ``httpx.AsyncClient`` to use (it stays yours to close).
         transport: An ``httpx`` transport, e.g. ``FakeQondor().transport``.
@@ -247,10 +247,12 @@ class QondorClient(BaseClient):
             # API Management counts a sliding window: a token bucket of 10 plus its refill
             # would send up to 20 requests in one second, and a one-token bucket loses the
             # rate on a busy event loop. A sliding window of 100 ms slices (1 request at
-            # 10/s, 10 at 100/s), 2 % wider for the jitter between sending and arriving,
-            # holds the window and the rate (see docs/performance.md).
+            # 10/s, 10 at 100/s), 5 % wider so that a pause of up to 50 ms per second
+            # between taking a slot and the request's arrival (a garbage collection, a
+            # loaded machine, network jitter) does not bunch requests into one window,
+            # holds the window and 95 % of the rate (see docs/performance.md).
             rate_limiter=(
-                SlidingWindowLimiter.per_slice(rate_limit, headroom=0.02) if rate_limit else None
+                SlidingWindowLimiter.per_slice(rate_limit, headroom=0.05) if rate_limit else None
             ),
             max_concurrency=max_concurrency,
             http_client=http_client,
