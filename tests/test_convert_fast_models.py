@@ -1,0 +1,117 @@
+"""The converters' fast path agrees with the detailed one on the real models.
+
+`structure` answers from the fast twin (generated functions) when it succeeds and asks the
+detailed cattrs converter only to describe a failure, so the twin must never accept what the
+detailed converter refuses, nor build anything different. `tests/test_convert.py` checks this
+on small test models; this checks it on `SupplierInvoice` and Qondor's `Invoice`, whose
+shapes (nested objects, tuples of objects, money hooks, open enums, attrs converters) are
+what the fast path was written for.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qondor_invoicing.qondor.client import _CONVERTER as QONDOR_CONVERTER
+from qondor_invoicing.qondor.models import Invoice, InvoiceKind, InvoiceState, canonical_invoice
+from qondor_invoicing.qonto.models import SupplierInvoice
+from qondor_invoicing.qonto.models import converter as qonto_converter
+from qondor_invoicing.testing import FakeQondor
+
+SEED: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parent.parent / "bench" / "supplier_invoice.json").read_text()
+)
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def outcome(converter: Any, data: Any, cls: Any) -> tuple[bool, Any, Any]:
+    try:
+        result = converter.structure(data, cls)
+    except Exception:
+        return False, None, None
+    return True, result, getattr(result, "extra", None)
+
+
+def qondor_payload() -> dict[str, Any]:
+    fake = FakeQondor(rate_limit=None)
+    [first, *_] = fake.seed(5, random_seed=3)
+    data = canonical_invoice(fake.wire(first), ignore=frozenset({"invoiceType", "status"}))
+    data.update(kind=InvoiceKind.INVOICE_SPECIFICATION, state=InvoiceState.UNPROCESSED, raw={})
+    return data
+
+
+QONDOR = qondor_payload()
+
+
+def nested_paths(data: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path of a JSON document (into objects and arrays)."""
+    paths = [path] if path else []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            paths += nested_paths(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            paths += nested_paths(value, (*path, index))
+    return paths
+
+
+def replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
+    data = copy.deepcopy(data)
+    target = data
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return data
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(nested_paths(SEED)), value=ANY_JSON)
+def test_supplier_invoice_fast_path_agrees(path: tuple[Any, ...], value: Any) -> None:
+    wire = replaced(SEED, path, value)
+    fast = outcome(qonto_converter.fast(), wire, SupplierInvoice)
+    detailed = outcome(qonto_converter, wire, SupplierInvoice)
+    assert fast == detailed, (path, value, fast, detailed)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    path=st.sampled_from([p for p in nested_paths(QONDOR) if p[0] not in ("kind", "state")]),
+    value=ANY_JSON,
+)
+def test_qondor_invoice_fast_path_agrees(path: tuple[Any, ...], value: Any) -> None:
+    wire = replaced(QONDOR, path, value)
+    fast = outcome(QONDOR_CONVERTER.fast(), wire, Invoice)
+    detailed = outcome(QONDOR_CONVERTER, wire, Invoice)
+    assert fast == detailed, (path, value, fast, detailed)
+
+
+@given(extra=st.dictionaries(st.text(min_size=1, max_size=8), ANY_JSON, max_size=4))
+@settings(max_examples=100)
+def test_unknown_keys_land_in_extra_on_both_paths(extra: dict[str, Any]) -> None:
+    wire = {**extra, **SEED}
+    fast = qonto_converter.fast().structure(wire, SupplierInvoice)
+    detailed = qonto_converter.structure(wire, SupplierInvoice)
+    assert fast == detailed
+    assert fast.extra == detailed.extra == {k: v for k, v in extra.items() if k not in SEED}
+
+
+def test_a_list_of_invoices_and_missing_optionals() -> None:
+    bare = {"id": "x", "status": "brand_new"}
+    data = [SEED, bare, {**SEED, "taxes": None, "total_amount": None}]
+    fast = qonto_converter.fast().structure(data, tuple[SupplierInvoice, ...])
+    assert fast == qonto_converter.structure(data, tuple[SupplierInvoice, ...])
+    assert fast[1].status.value == "brand_new"
+    assert not fast[1].status.is_known
+    assert fast[2].taxes is None
