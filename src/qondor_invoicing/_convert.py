@@ -466,35 +466,36 @@ def _fast_model_hook(
             convert = f"_p{i}(v)"
         else:
             convert = f"_h{i}(v, _t{i})"
-        body = []
-        if inner is not None:
-            body += ["if v is None:", f"    {target} = None", "el"]
+        # The conversion of a value that is present and not null.
         exact = _IDENTITY_FOR.get(hook)
         if exact is not None and exact is value_type:
             namespace[f"_e{i}"] = exact
-            body += [f"if type(v) is _e{i}:", f"    {target} = v", "else:"]
-            body += [f"    {target} = {convert}"]
+            present = [f"if type(v) is _e{i}:", f"    {target} = v", "else:"]
+            present += [f"    {target} = {convert}"]
         elif hook is _structure_bool:
-            body += ["if v is True or v is False:", f"    {target} = v", "else:"]
-            body += [f"    {target} = {convert}"]
-        elif inner is not None:
-            body += ["se:", f"    {target} = {convert}"]
+            present = ["if v is True or v is False:", f"    {target} = v", "else:"]
+            present += [f"    {target} = {convert}"]
         else:
-            body += [f"{target} = {convert}"]
-        # "el" + "if ..." / "el" + "se:" join the None test to the rest.
-        joined: list[str] = []
-        for part in body:
-            if joined and joined[-1] == "el":
-                joined[-1] = "el" + part
-            else:
-                joined.append(part)
+            present = [f"{target} = {convert}"]
+        if inner is None:
+            body = present
+        elif present[0].startswith("if "):
+            body = ["if v is None:", f"    {target} = None", "el" + present[0], *present[1:]]
+        else:
+            body = ["if v is None:", f"    {target} = None", "else:"]
+            body += [f"    {line}" for line in present]
         if field.default is attrs.NOTHING:
             lines.append(f"    v = o[{wire!r}]")
-            lines += [f"    {line}" for line in joined]
+            lines += [f"    {line}" for line in body]
+        elif inner is not None and field.default is None:
+            # Missing and null both leave the default: one test instead of two.
+            lines.append(f"    v = o.get({wire!r})")
+            lines.append("    if v is not None:")
+            lines += [f"        {line}" for line in present]
         else:
             lines.append(f"    v = o.get({wire!r}, _MISSING)")
             lines.append("    if v is not _MISSING:")
-            lines += [f"        {line}" for line in joined]
+            lines += [f"        {line}" for line in body]
     if has_extra:
         namespace["_known"] = frozenset(known)
         lines += [
