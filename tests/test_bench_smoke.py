@@ -56,7 +56,7 @@ def test_benchmark_runs_in_quick_mode(script: Path) -> None:
         assert "QUICK MODE" in result.stdout
 
 
-def test_runner_selects_and_reports_failures(tmp_path: Path) -> None:
+def test_runner_selects_and_reports_failures() -> None:
     result = run(str(BENCH / "run.py"), "--quick", "no-such-benchmark")
     assert result.returncode == 2
     assert "no benchmark matches" in result.stderr
