@@ -6,7 +6,8 @@ same for both and the difference is what the SDK adds: the request loop (headers
 retries bookkeeping, logging, redaction), JSON checks, and building the model (for Qondor
 also reading kind and state from the payload; the rule checks of state changes are
 included in the throughput benchmark). The clients are built with ``rate_limit=None``: a
-client-side rate limit would measure the limit, not the overhead.
+client-side rate limit would measure the limit, not the overhead. A fifth contender times
+the request loop alone (``HTTPCore.request``, a private API) on the Qonto body.
 
 Run: ``python bench/bench_overhead.py`` (``--quick`` for a smoke run).
 """
@@ -85,6 +86,11 @@ async def run(calls: int, rounds: int) -> dict[str, Any]:
         for _ in range(calls):
             await qonto.supplier_invoices.get(qonto_id)
 
+    async def core_qonto() -> None:
+        # The request loop alone (private API): what the SDK adds before building a model.
+        for _ in range(calls):
+            await qonto._core.request("GET", f"supplier_invoices/{qonto_id}")
+
     async def httpx_qondor() -> None:
         for _ in range(calls):
             (await raw_qondor.get(f"Invoice/{invoice_id}")).json()
@@ -100,6 +106,7 @@ async def run(calls: int, rounds: int) -> dict[str, Any]:
                 "qondor.invoices.get()": sdk_qondor,
                 "raw httpx, Qonto body": httpx_qonto,
                 "qonto.supplier_invoices.get()": sdk_qonto,
+                "request loop only, Qonto body": core_qonto,
             },
             rounds,
         )
@@ -111,6 +118,7 @@ async def run(calls: int, rounds: int) -> dict[str, Any]:
         "qonto_body_bytes": len(qonto_bytes),
         "ratio_qondor": c.ratios(times, "qondor.invoices.get()", "raw httpx, Qondor body"),
         "ratio_qonto": c.ratios(times, "qonto.supplier_invoices.get()", "raw httpx, Qonto body"),
+        "ratio_core": c.ratios(times, "request loop only, Qonto body", "raw httpx, Qonto body"),
     }
 
 
@@ -138,6 +146,12 @@ def report(result: dict[str, Any]) -> bool:
         spread = f"{min(values):.2f}-{max(values):.2f}"
         rows.append([api, f"{med:.2f}", spread, f"<= {TARGET}", c.verdict(med <= TARGET)])
     print(c.table(["API", "SDK / raw (median)", "range over rounds", "target", "verdict"], rows))
+    core = result["ratio_core"]
+    print()
+    print(
+        f"The request loop alone (HTTPCore.request, no model): {c.median(core):.2f} x raw "
+        f"({min(core):.2f}-{max(core):.2f}); the rest of the SDK's time is building the model."
+    )
     return ok
 
 
