@@ -570,6 +570,25 @@ class _StoredJournal:
         with self._atomic():
             self._delete_claim(payment_key, owner)
 
+    def _write(
+        self,
+        payment_key: str,
+        owner: str,
+        change: Callable[[datetime], JournalEntry],
+        event: Callable[[JournalEntry, datetime], JournalEvent],
+    ) -> JournalEntry:
+        """One fenced write: the entry as ``change`` makes it, and its event, atomically."""
+        with self._atomic():
+            self._fence(payment_key, owner)
+            at = _now(self._clock)
+            entry = change(at)
+            self._store(entry)
+            self._append(event(entry, at))
+            return entry
+
+    def _load_or_new(self, payment_key: str, invoice_id: int) -> JournalEntry:
+        return self._load(payment_key) or JournalEntry.new(payment_key, invoice_id)
+
     def _do_intent(
         self,
         payment_key: str,
@@ -578,32 +597,29 @@ class _StoredJournal:
         invoice_id: int,
         kwargs: dict[str, Any],
     ) -> JournalEntry:
-        with self._atomic():
-            self._fence(payment_key, owner)
-            at = _now(self._clock)
-            entry = self._load(payment_key) or JournalEntry.new(payment_key, invoice_id)
-            entry = entry.with_intent(action, at=at, **kwargs)
-            self._store(entry)
-            self._append(_intent_event(entry, owner, at))
-            return entry
+        return self._write(
+            payment_key,
+            owner,
+            lambda at: self._load_or_new(payment_key, invoice_id).with_intent(
+                action, at=at, **kwargs
+            ),
+            lambda entry, at: _intent_event(entry, owner, at),
+        )
 
     def _do_reference(self, payment_key: str, reference: str, owner: str) -> JournalEntry:
-        with self._atomic():
-            self._fence(payment_key, owner)
-            at = _now(self._clock)
-            entry = self._require(payment_key).with_reference(reference, at=at)
-            self._store(entry)
-            self._append(
-                JournalEvent(
-                    payment_key=payment_key,
-                    at=at,
-                    kind=JournalEventKind.REFERENCE,
-                    owner=owner,
-                    action=JournalAction.BOOK,
-                    detail=reference,
-                )
-            )
-            return entry
+        return self._write(
+            payment_key,
+            owner,
+            lambda at: self._require(payment_key).with_reference(reference, at=at),
+            lambda entry, at: JournalEvent(
+                payment_key=payment_key,
+                at=at,
+                kind=JournalEventKind.REFERENCE,
+                owner=owner,
+                action=JournalAction.BOOK,
+                detail=reference,
+            ),
+        )
 
     def _do_outcome(
         self,
@@ -615,43 +631,36 @@ class _StoredJournal:
         paid_date: date | None,
         detail: str | None,
     ) -> JournalEntry:
-        with self._atomic():
-            self._fence(payment_key, owner)
-            at = _now(self._clock)
-            entry = self._load(payment_key) or JournalEntry.new(payment_key, invoice_id)
-            entry = entry.with_outcome(
+        return self._write(
+            payment_key,
+            owner,
+            lambda at: self._load_or_new(payment_key, invoice_id).with_outcome(
                 outcome, at=at, external_reference=external_reference, paid_date=paid_date
-            )
-            self._store(entry)
-            self._append(
-                JournalEvent(
-                    payment_key=payment_key,
-                    at=at,
-                    kind=JournalEventKind.OUTCOME,
-                    owner=owner,
-                    outcome=outcome,
-                    detail=detail,
-                )
-            )
-            return entry
+            ),
+            lambda entry, at: JournalEvent(
+                payment_key=payment_key,
+                at=at,
+                kind=JournalEventKind.OUTCOME,
+                owner=owner,
+                outcome=outcome,
+                detail=detail,
+            ),
+        )
 
     def _do_error(self, payment_key: str, message: str, owner: str) -> JournalEntry:
-        with self._atomic():
-            self._fence(payment_key, owner)
-            at = _now(self._clock)
-            entry = self._require(payment_key).with_error(message, at=at)
-            self._store(entry)
-            self._append(
-                JournalEvent(
-                    payment_key=payment_key,
-                    at=at,
-                    kind=JournalEventKind.ERROR,
-                    owner=owner,
-                    action=entry.intent,
-                    detail=message,
-                )
-            )
-            return entry
+        return self._write(
+            payment_key,
+            owner,
+            lambda at: self._require(payment_key).with_error(message, at=at),
+            lambda entry, at: JournalEvent(
+                payment_key=payment_key,
+                at=at,
+                kind=JournalEventKind.ERROR,
+                owner=owner,
+                action=entry.intent,
+                detail=message,
+            ),
+        )
 
     # -- the protocol ----------------------------------------------------------------------
 
