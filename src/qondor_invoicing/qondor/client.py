@@ -11,7 +11,7 @@ import attrs
 import cattrs
 import httpx
 
-from .._convert import make_converter, structure
+from .._convert import _json_type, make_converter, structure
 from .._http import (
     NOT_GIVEN,
     APIResponse,
@@ -345,20 +345,6 @@ class QondorClient(BaseClient):
         data = canonical_invoice(payload, ignore=self._consumed_keys)
         data.update(kind=kind, state=state, raw=payload)
         return structure(_CONVERTER, data, Invoice, body=body, method=method, url=url)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__
 
 
 def _check_base_url(base_url: str | httpx.URL) -> str:

@@ -43,6 +43,7 @@ import attrs
 from .._convert import parse_date, parse_datetime
 from ..qonto.auth import STAGING_TOKEN_HEADER
 from ..qonto.bulk import MAX_FILES_PER_REQUEST, MAX_REQUEST_BYTES
+from ..qonto.client import SORT_PROPERTIES
 from ..qonto.models import SupplierInvoiceAction, SupplierInvoiceStatus
 from ..qonto.rules import QONTO_RULES, QontoRuleTable
 from ._server import FakeAPI, FakeRequest, FakeResponse, Faults
@@ -54,18 +55,7 @@ WRITE_SCOPE: Final = "supplier_invoice.write"
 MAX_FILE_BYTES: Final = 10_000_000  # "PDF max 10 MB" (bulk upload guide)
 ACCEPTED_FILE_TYPES: Final = frozenset({"application/pdf", "image/png", "image/jpeg"})
 _STATUSES: Final = tuple(s.value for s in SupplierInvoiceStatus)
-_SORTABLE: Final = frozenset(
-    {
-        "created_at",
-        "updated_at",
-        "file_name",
-        "supplier_name",
-        "payment_date",
-        "due_date",
-        "scheduled_date",
-        "total_amount",
-    }
-)
+_SORTABLE: Final = SORT_PROPERTIES  # the list page's properties, as the client checks them
 _OBJECT_SOURCES: Final = frozenset(
     {
         "email_forward",
