@@ -6,9 +6,10 @@ import enum
 import json
 import math
 import pickle
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pytest
@@ -23,6 +24,7 @@ from qondor_invoicing._convert import (
     parse_date,
     parse_datetime,
     parse_decimal,
+    returns_unchanged,
     structure,
     wire_name,
 )
@@ -674,3 +676,97 @@ def test_fast_twin_agrees_with_the_detailed_converter(converter: Any, wire: Any)
         fast = outcome(converter.fast(), wire, cls)
         detailed = outcome(converter, wire, cls)
         assert fast == detailed, (fast, detailed)
+
+
+# --- what the fast twin inlines: tuples, mappings, shorthands, marked hooks --------------
+
+
+@attrs.frozen(kw_only=True)
+class Ref:
+    ref_id: str | None = None
+    kind: str | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+    __wire_shorthand__: ClassVar[str] = "ref_id"
+
+
+@attrs.frozen(kw_only=True)
+class Inlined:
+    tags: tuple[str, ...] = ()
+    refs: tuple[Ref, ...] | None = None
+    reasons: Mapping[str, tuple[str, ...]] | None = None
+    raw: Mapping[str, Any] = attrs.field(factory=dict)
+    code: str | None = None
+    count: int = 0
+
+
+def _api_hooks(conv: Any) -> None:
+    # An API whose strings may arrive as numbers (as Qondor's do).
+    @returns_unchanged(str)
+    def structure_str(value: Any, _: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+
+    conv.register_structure_hook(str, structure_str)
+
+
+INLINED_CONVERTERS = [
+    make_converter("snake"),
+    make_converter("snake", strict=True),
+    make_converter("snake", configure=_api_hooks),
+]
+INLINED_WIRE = {
+    "tags": ["a", "b"],
+    "refs": ["r-1", {"ref_id": "r-2", "kind": "transfer", "new": 1}],
+    "reasons": {"pay": ["is_credit_note"], "delete": []},
+    "raw": {"k": [1, {"x": None}]},
+    "code": "C-1",
+    "count": 3,
+}
+
+
+def test_inlined_shapes_structure_as_declared() -> None:
+    conv = INLINED_CONVERTERS[0]
+    value = structure(conv, INLINED_WIRE, Inlined)
+    assert value.tags == ("a", "b")
+    assert value.refs == (
+        Ref(ref_id="r-1"),
+        Ref(ref_id="r-2", kind="transfer", extra={"new": 1}),
+    )
+    assert value.reasons == {"pay": ("is_credit_note",), "delete": ()}
+    assert value.raw == {"k": [1, {"x": None}]}
+    assert type(value.raw) is dict
+    assert value.raw is not INLINED_WIRE["raw"]
+    numbers = structure(INLINED_CONVERTERS[2], {**INLINED_WIRE, "code": 7, "tags": [1]}, Inlined)
+    assert (numbers.code, numbers.tags) == ("7", ("1",))
+    with pytest.raises(ResponseValidationError, match=r"\$\.code"):
+        structure(INLINED_CONVERTERS[2], {**INLINED_WIRE, "code": 7.5}, Inlined)
+    with pytest.raises(ResponseValidationError, match=r"\$\.refs\[0\]"):
+        structure(conv, {**INLINED_WIRE, "refs": [7.5]}, Inlined)
+
+
+@pytest.mark.parametrize("converter", INLINED_CONVERTERS, ids=["lenient", "strict", "api-hooks"])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    key=st.sampled_from(sorted(INLINED_WIRE)),
+    value=ANY_JSON,
+    inner=st.one_of(st.none(), ANY_JSON),
+)
+def test_fast_twin_agrees_on_inlined_shapes(
+    converter: Any, key: str, value: Any, inner: Any
+) -> None:
+    wires: list[Any] = [{**INLINED_WIRE, key: value}]
+    if inner is not None:
+        # One level down: an item of a list, or a value of a mapping.
+        nested = INLINED_WIRE[key]
+        if isinstance(nested, list):
+            wires.append({**INLINED_WIRE, key: [*nested, inner]})
+        elif isinstance(nested, dict):
+            wires.append({**INLINED_WIRE, key: {**nested, "extra": inner}})
+    for wire in wires:
+        fast = outcome(converter.fast(), wire, Inlined)
+        detailed = outcome(converter, wire, Inlined)
+        assert fast == detailed, (wire, fast, detailed)

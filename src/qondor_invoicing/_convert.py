@@ -7,12 +7,14 @@ field receives every wire key it does not know there, so nothing the server send
 
 from __future__ import annotations
 
+import collections.abc
 import enum
 import functools
 import re
 import sys
 import types
 import typing
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -46,6 +48,8 @@ __all__ = [
 T = TypeVar("T")
 Naming = Literal["camel", "snake"]
 EXTRA_FIELD = "extra"
+# A model attribute naming the field a bare string stands for (``"id"`` -> ``{"id": "..."}``).
+SHORTHAND_ATTRIBUTE = "__wire_shorthand__"
 _EXTRA_KEY = "\x00extra"  # cannot collide with a wire key from JSON text in practice
 
 
@@ -364,6 +368,24 @@ def _structure_date(value: Any, _: Any) -> date:
 
 # Hooks that return their input unchanged when it has exactly this type.
 _IDENTITY_FOR: dict[Any, type] = {_structure_str: str, _structure_int: int}
+
+H = TypeVar("H", bound=Callable[[Any, Any], Any])
+
+
+def returns_unchanged(exact: type) -> Callable[[H], H]:
+    """Declare that a structure hook returns a value of exactly type ``exact`` unchanged.
+
+    The fast twin then skips calling it for such values (an API's own ``str`` hook that
+    also accepts numbers still costs nothing for the strings it is given).
+    """
+
+    def mark(hook: H) -> H:
+        _IDENTITY_FOR[hook] = exact
+        return hook
+
+    return mark
+
+
 # Hooks that only call a one-argument parser.
 _PARSERS: dict[Any, Callable[[Any], Any]] = {
     _structure_decimal: parse_decimal,
@@ -371,6 +393,15 @@ _PARSERS: dict[Any, Callable[[Any], Any]] = {
     _structure_date: parse_date,
 }
 _MISSING = object()
+# The tuple hooks of the fast twin -> (item hook, item type), so that models inline them.
+_FAST_TUPLES: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+class _NoType:
+    """Matches no value's type (``type(v) is _NO_TYPE`` is always false)."""
+
+
+_NO_TYPE: Final = _NoType
 
 
 def _optional_arg(type_: Any) -> Any:
@@ -408,12 +439,42 @@ def _add_fast_hooks(conv: cattrs.Converter, naming: Naming | None, strict: bool)
         def structure_tuple(value: Any, _: Any) -> Any:
             return tuple([hook(item, inner) for item in value])
 
+        _FAST_TUPLES[structure_tuple] = (hook, inner)
         return structure_tuple
+
+    def mapping_hook(type_: Any) -> Callable[[Any, Any], Any]:
+        args = _mapping_args(type_)
+        assert args is not None  # the predicate below matched
+        key_type, value_type = args
+        key_hook = conv.get_structure_hook(key_type)
+        value_hook = conv.get_structure_hook(value_type)
+
+        exact_key = _IDENTITY_FOR.get(key_hook)
+        if exact_key is not key_type:
+            exact_key = _NO_TYPE
+        if value_type is Any:
+
+            def structure_mapping(value: Any, _: Any) -> Any:
+                return {
+                    k if type(k) is exact_key else key_hook(k, key_type): v
+                    for k, v in value.items()
+                }
+
+            return structure_mapping
+
+        def structure_values(value: Any, _: Any) -> Any:
+            return {
+                k if type(k) is exact_key else key_hook(k, key_type): value_hook(v, value_type)
+                for k, v in value.items()
+            }
+
+        return structure_values
 
     conv.register_structure_hook_factory(lambda t: _optional_arg(t) is not None, optional_hook)
     conv.register_structure_hook_factory(
         lambda t: _homogeneous_tuple_arg(t) is not None, tuple_hook
     )
+    conv.register_structure_hook_factory(lambda t: _mapping_args(t) is not None, mapping_hook)
     if naming is not None and not strict:
         # The strict twin keeps cattrs' functions: it serves tests, not throughput.
         conv.register_structure_hook_factory(
@@ -422,13 +483,59 @@ def _add_fast_hooks(conv: cattrs.Converter, naming: Naming | None, strict: bool)
         )
 
 
+def _mapping_args(type_: Any) -> tuple[Any, Any] | None:
+    """``(K, V)`` for ``Mapping[K, V]`` / ``dict[K, V]``, else ``None``."""
+    if typing.get_origin(type_) not in (dict, Mapping, collections.abc.Mapping):
+        return None
+    args = typing.get_args(type_)
+    return (args[0], args[1]) if len(args) == 2 else None
+
+
+def _conversion(i: int, hook: Any, value_type: Any, namespace: dict[str, Any]) -> tuple[str, str]:
+    """The test that a present, non-null value needs converting, and the conversion.
+
+    Returns ``(test, expression)`` where ``test`` is ``""`` when every value goes through
+    ``expression`` (which reads the value from ``v``).
+    """
+    namespace[f"_h{i}"] = hook
+    namespace[f"_t{i}"] = value_type
+    parser = _PARSERS.get(hook)
+    if parser is not None:
+        namespace[f"_p{i}"] = parser
+        convert = f"_p{i}(v)"
+    else:
+        convert = f"_h{i}(v, _t{i})"
+    exact = _IDENTITY_FOR.get(hook)
+    if exact is not None and exact is value_type:
+        namespace[f"_e{i}"] = exact
+        return f"type(v) is not _e{i}", convert
+    if hook is _structure_bool:
+        return "v is not True and v is not False", convert
+    item = _FAST_TUPLES.get(hook)
+    if item is not None:
+        # A tuple of items: one comprehension, each item's hook resolved once.
+        item_hook, item_type = item
+        namespace[f"_ih{i}"] = item_hook
+        namespace[f"_it{i}"] = item_type
+        item_exact = _IDENTITY_FOR.get(item_hook)
+        if item_exact is not None and item_exact is item_type:
+            namespace[f"_ie{i}"] = item_exact
+            each = f"x if type(x) is _ie{i} else _ih{i}(x, _it{i})"
+        else:
+            each = f"_ih{i}(x, _it{i})"
+        return "", f"tuple([{each} for x in v])"
+    return "", convert
+
+
 def _fast_model_hook(
     cls: type[Any], conv: cattrs.Converter, naming: Naming
 ) -> Callable[[Any, Any], Any]:
     """Generate a function structuring a wire object into the attrs class ``cls``.
 
     It gives the same result as cattrs' generated function plus the ``extra`` split of
-    `make_converter` for every input that both accept.
+    `make_converter` for every input that both accept. Each field becomes a local and the
+    class is called with keywords (no intermediate dict); a value of exactly the type a
+    hook would return unchanged (a ``str`` for ``str``) skips the hook.
     """
     attrs.resolve_types(cls)
     namespace: dict[str, Any] = {
@@ -437,72 +544,77 @@ def _fast_model_hook(
         "_Mapping": Mapping,
         "_not_an_object": _not_an_object,
     }
-    lines = [
-        "def structure(o, _):",
+    lines = ["def structure(o, _=None):"]
+    shorthand = getattr(cls, SHORTHAND_ATTRIBUTE, None)
+    if shorthand is not None:
+        lines += ["    if isinstance(o, str):", f"        return _cls({shorthand}=o)"]
+    lines += [
         "    if type(o) is not dict and not isinstance(o, _Mapping):",
         "        _not_an_object(o)",
-        "    res = {}",
     ]
+    arguments: list[str] = []
     known: set[str] = set()
-    has_extra = False
+    extra: attrs.Attribute[Any] | None = None
     for i, field in enumerate(attrs.fields(cls)):
         if not field.init:
             continue
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            if default.takes_self:
+                raise TypeError(f"{cls.__qualname__}.{field.name}: takes_self factories")
+            namespace[f"_f{i}"] = default.factory
+            default_expr = f"_f{i}()"
+        elif default is not attrs.NOTHING:
+            namespace[f"_d{i}"] = default
+            default_expr = f"_d{i}"
+        else:
+            default_expr = ""
+        arguments.append(f"{field.alias}=a{i}")
         if field.name == EXTRA_FIELD:
-            has_extra = True
+            extra = field
+            extra_expr = default_expr or "{}"
             continue
         wire = wire_name(field, naming)
         known.add(wire)
-        target = f"res[{field.alias!r}]"
-        type_ = field.type
-        inner = _optional_arg(type_)
-        value_type = inner if inner is not None else type_
-        hook = conv.get_structure_hook(value_type)
-        namespace[f"_h{i}"] = hook
-        namespace[f"_t{i}"] = value_type
-        parser = _PARSERS.get(hook)
-        if parser is not None:
-            namespace[f"_p{i}"] = parser
-            convert = f"_p{i}(v)"
-        else:
-            convert = f"_h{i}(v, _t{i})"
-        # The conversion of a value that is present and not null.
-        exact = _IDENTITY_FOR.get(hook)
-        if exact is not None and exact is value_type:
-            namespace[f"_e{i}"] = exact
-            present = [f"if type(v) is _e{i}:", f"    {target} = v", "else:"]
-            present += [f"    {target} = {convert}"]
-        elif hook is _structure_bool:
-            present = ["if v is True or v is False:", f"    {target} = v", "else:"]
-            present += [f"    {target} = {convert}"]
-        else:
-            present = [f"{target} = {convert}"]
-        if inner is None:
-            body = present
-        elif present[0].startswith("if "):
-            body = ["if v is None:", f"    {target} = None", "el" + present[0], *present[1:]]
-        else:
-            body = ["if v is None:", f"    {target} = None", "else:"]
-            body += [f"    {line}" for line in present]
-        if field.default is attrs.NOTHING:
+        inner = _optional_arg(field.type)
+        value_type = inner if inner is not None else field.type
+        test, convert = _conversion(i, conv.get_structure_hook(value_type), value_type, namespace)
+        if inner is not None:
+            test = f"v is not None and {test}" if test else "v is not None"
+        if not default_expr:
             lines.append(f"    v = o[{wire!r}]")
-            lines += [f"    {line}" for line in body]
-        elif inner is not None and field.default is None:
-            # Missing and null both leave the default: one test instead of two.
+            present = (
+                [f"    a{i} = {convert}"]
+                if not test
+                else [f"    a{i} = {convert} if {test} else v"]
+            )
+            lines += present
+        elif inner is not None and default is None:
+            # Missing and null both give None: one lookup, one test.
             lines.append(f"    v = o.get({wire!r})")
-            lines.append("    if v is not None:")
-            lines += [f"        {line}" for line in present]
+            lines.append(f"    a{i} = {convert} if {test} else v")
         else:
             lines.append(f"    v = o.get({wire!r}, _MISSING)")
-            lines.append("    if v is not _MISSING:")
-            lines += [f"        {line}" for line in body]
-    if has_extra:
+            lines.append("    if v is _MISSING:")
+            lines.append(f"        a{i} = {default_expr}")
+            if test:
+                lines.append(f"    elif {test}:")
+                lines.append(f"        a{i} = {convert}")
+                lines.append("    else:")
+                lines.append(f"        a{i} = v")
+            else:
+                lines.append("    else:")
+                lines.append(f"        a{i} = {convert}")
+    if extra is not None:
         namespace["_known"] = frozenset(known)
+        i = attrs.fields(cls).index(extra)
         lines += [
-            "    if not o.keys() <= _known:",
-            f"        res[{EXTRA_FIELD!r}] = {{k: x for k, x in o.items() if k not in _known}}",
+            "    if o.keys() <= _known:",
+            f"        a{i} = {extra_expr}",
+            "    else:",
+            f"        a{i} = {{k: x for k, x in o.items() if k not in _known}}",
         ]
-    lines.append("    return _cls(**res)")
+    lines.append(f"    return _cls({', '.join(arguments)})")
     exec(compile("\n".join(lines), f"<fast structure {cls.__qualname__}>", "exec"), namespace)
     function: Callable[[Any, Any], Any] = namespace["structure"]
     return function
@@ -558,6 +670,19 @@ def make_converter(
     # Factories take the converter they build for, so that the fast twin (a copy) builds
     # functions without detailed validation.
     def structure_factory(cls: type[Any], converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+        objects = structure_objects(cls, converter)
+        shorthand = getattr(cls, SHORTHAND_ATTRIBUTE, None)
+        if shorthand is None:
+            return objects
+
+        def structure_shorthand(data: Any, cl: Any) -> Any:
+            if isinstance(data, str):
+                return cls(**{shorthand: data})
+            return objects(data, cl)
+
+        return structure_shorthand
+
+    def structure_objects(cls: type[Any], converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
         fields = attrs.fields(cls)
         has_extra = any(f.name == EXTRA_FIELD for f in fields)
         overrides: dict[str, Any] = {}

@@ -65,3 +65,20 @@ class Money:
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
             raise ValueError(f"cannot combine {self.currency} and {other.currency}")
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _from_parsed(amount: Decimal, currency: str) -> Money:
+    """Build a `Money` from an amount and currency a parser has already checked.
+
+    Converters read thousands of amounts per page; ``Money(...)`` would check each again
+    (the converter and validator above). The caller guarantees a finite `Decimal` and a
+    non-blank currency string; nothing else may call this.
+    """
+    money: Money = _new(Money)
+    _set(money, "amount", amount)
+    _set(money, "currency", currency)
+    return money

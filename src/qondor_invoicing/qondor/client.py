@@ -11,7 +11,7 @@ import attrs
 import cattrs
 import httpx
 
-from .._convert import _json_type, make_converter, structure
+from .._convert import _json_type, make_converter, returns_unchanged, structure
 from .._http import (
     NOT_GIVEN,
     APIResponse,
@@ -78,6 +78,7 @@ _NON_JSON_HINT: Final = (
 def _configure(conv: cattrs.Converter) -> None:
     # Ids and numbers arrive as JSON integers; numeric strings are accepted, floats and
     # booleans are not (int(12.7) would silently give another id).
+    @returns_unchanged(int)
     def structure_int(value: Any, _: Any) -> int:
         if isinstance(value, bool):
             raise TypeError("expected an integer, got a boolean")
@@ -88,6 +89,7 @@ def _configure(conv: cattrs.Converter) -> None:
         raise TypeError(f"expected an integer, got {type(value).__name__}")
 
     # Codes and numbers such as "10045" may arrive as JSON numbers; objects may not.
+    @returns_unchanged(str)
     def structure_str(value: Any, _: Any) -> str:
         if isinstance(value, str):
             return value

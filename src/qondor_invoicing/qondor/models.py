@@ -382,6 +382,17 @@ _ALIAS_INDEXES: dict[int, tuple[Mapping[str, tuple[str, ...]], AliasIndex]] = {
     id(table): (table, _alias_index(table))
     for table in (_INVOICE_ALIASES, _LINE_ALIASES, _CUSTOMER_ALIASES, _FLAT_CUSTOMER)
 }
+# `_canonical` relies on it (`_FLAT_CUSTOMER` is only read by `_pick`).
+assert all(
+    names[0] == canonical
+    for table in (_INVOICE_ALIASES, _LINE_ALIASES, _CUSTOMER_ALIASES)
+    for canonical, names in table.items()
+)
+
+
+def _index(aliases: Mapping[str, tuple[str, ...]]) -> AliasIndex:
+    known = _ALIAS_INDEXES.get(id(aliases))
+    return known[1] if known is not None and known[0] is aliases else _alias_index(aliases)
 
 
 def _pick(
@@ -389,8 +400,7 @@ def _pick(
 ) -> tuple[dict[str, Any], set[str]]:
     # One pass over the payload's keys (a few) rather than over every spelling (dozens):
     # for each name, the best-ranked spelling present with a non-null value wins.
-    known = _ALIAS_INDEXES.get(id(aliases))
-    index = known[1] if known is not None and known[0] is aliases else _alias_index(aliases)
+    index = _index(aliases)
     picked: dict[str, Any] = {}
     ranks: dict[str, int] = {}
     consumed: set[str] = set()
@@ -411,10 +421,24 @@ def _pick(
 def _canonical(
     data: Mapping[str, Any], aliases: Mapping[str, tuple[str, ...]], ignore: frozenset[str]
 ) -> dict[str, Any]:
-    picked, consumed = _pick(data, aliases)
-    rest = {k: v for k, v in data.items() if k not in consumed and k not in ignore}
-    # Unrecognised keys travel under their own name; the converter files them in ``extra``.
-    return {**rest, **picked}
+    # What `_pick` does, and unrecognised keys kept under their own name (the converter
+    # files them in ``extra``), in the same pass. Every canonical name is its own first
+    # spelling, so an unrecognised key never collides with a picked one.
+    index = _index(aliases)
+    result: dict[str, Any] = {}
+    ranks: dict[str, int] = {}
+    for key, value in data.items():
+        hit = index.get(key)
+        if hit is None:
+            if key not in ignore:
+                result[key] = value
+        elif value is not None:
+            canonical, rank = hit
+            best = ranks.get(canonical)
+            if best is None or rank < best:
+                ranks[canonical] = rank
+                result[canonical] = value
+    return result
 
 
 def canonical_line(data: Any) -> Any:

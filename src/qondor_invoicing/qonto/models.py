@@ -12,14 +12,14 @@ import enum
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import cattrs
 
 from .._convert import OpenStrEnum, make_converter, parse_decimal, structure
 from .._render import model_html
-from ..money import Money
+from ..money import Money, _from_parsed
 
 if TYPE_CHECKING:
     from .rules import QontoRuleTable
@@ -113,6 +113,9 @@ class MatchedTransaction:
     subject_id: str | None = None
     subject_type: str | None = None
     extra: Mapping[str, Any] = _extra()
+
+    # The older shape: a bare id string stands for {"transaction_id": id}.
+    __wire_shorthand__: ClassVar[str] = "transaction_id"
 
 
 @attrs.frozen(kw_only=True)
@@ -489,23 +492,13 @@ def _configure(strict: bool) -> Any:
             currency = value.get("currency")
             if not isinstance(currency, str) or not currency.strip():
                 raise ValueError(f"money object without a currency: {currency!r}")
-            return Money(parse_decimal(value["value"]), currency)
+            # Both parts checked here: build it without checking them again.
+            return _from_parsed(parse_decimal(value["value"]), currency)
 
         conv.register_structure_hook(Money, structure_money)
         conv.register_unstructure_hook(
             Money, lambda m: {"value": str(m.amount), "currency": m.currency}
         )
-
-        objects = conv.get_structure_hook(MatchedTransaction)
-
-        def structure_matched(value: Any, cl: Any) -> MatchedTransaction:
-            # Older documentation pages show a list of ids instead of objects.
-            if isinstance(value, str):
-                return MatchedTransaction(transaction_id=value)
-            result: MatchedTransaction = objects(value, cl)
-            return result
-
-        conv.register_structure_hook(MatchedTransaction, structure_matched)
 
     return configure
 
