@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from qondor_invoicing import ResponseValidationError
 from qondor_invoicing._convert import (
+    _DATETIME_RE,
     OpenStrEnum,
+    _build_datetime,
     camel_case,
     make_converter,
     parse_date,
@@ -770,3 +772,37 @@ def test_fast_twin_agrees_on_inlined_shapes(
         fast = outcome(converter.fast(), wire, Inlined)
         detailed = outcome(converter, wire, Inlined)
         assert fast == detailed, (wire, fast, detailed)
+
+
+def _datetime_by_regex(value: str) -> datetime:
+    match = _DATETIME_RE.match(value.strip())
+    if match is None:
+        raise ValueError(value)
+    return _build_datetime(match)
+
+
+@settings(max_examples=500)
+@given(
+    st.one_of(
+        st.text(st.sampled_from(list("0123456789-:T.Z+ z,\u0663")), min_size=18, max_size=34),
+        st.builds(
+            lambda f, z: "2022-03-04T17:58:30" + f + z,
+            st.sampled_from(["", ".1", ".123456", ".1234567", ".", "x"]),
+            st.sampled_from(["Z", "+02:00", "-11:30", "+0200", "+02", "z", "+02:00:00", " +02:00"]),
+        ),
+        st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    )
+)
+def test_parse_datetime_shortcut_reads_what_the_regex_reads(text: str) -> None:
+    # The common shape skips the regex: it must accept and read exactly what it would.
+    try:
+        expected: Any = _datetime_by_regex(text)
+    except ValueError:
+        expected = ValueError
+    try:
+        got: Any = parse_datetime(text)
+    except ValueError:
+        got = ValueError
+    assert got == expected
+    if isinstance(got, datetime):
+        assert got.utcoffset() == expected.utcoffset()
