@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SEED_FILE = BENCH_DIR / "supplier_invoice.json"
@@ -185,3 +187,24 @@ def write_json(path: Path | None, payload: Mapping[str, Any]) -> None:
 def flush() -> None:
     """Flush stdout (results appear as they are measured, also through a pipe)."""
     sys.stdout.flush()
+
+
+def constructor_calls(invoice: Any) -> list[tuple[type[Any], dict[str, Any]]]:
+    """Every attrs instance of a parsed invoice as ``(class, kwargs)``, innermost first."""
+    calls: list[tuple[type[Any], dict[str, Any]]] = []
+
+    def walk(value: Any) -> None:
+        if attrs.has(type(value)):
+            kwargs = {}
+            for field in attrs.fields(type(value)):
+                item = getattr(value, field.name)
+                walk(item)
+                if item is not None and item != () and item != {}:
+                    kwargs[field.alias] = item
+            calls.append((type(value), kwargs))
+        elif isinstance(value, tuple):
+            for item in value:
+                walk(item)
+
+    walk(invoice)
+    return calls

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -76,27 +75,6 @@ def check_same_content(data: list[dict[str, Any]]) -> None:
     assert ours.status == pyd.status == fast.status
 
 
-def constructor_calls(invoice: Any) -> list[tuple[type[Any], dict[str, Any]]]:
-    """Every attrs instance of a parsed invoice as ``(class, kwargs)``, innermost first."""
-    calls: list[tuple[type[Any], dict[str, Any]]] = []
-
-    def walk(value: Any) -> None:
-        if attrs.has(type(value)):
-            kwargs = {}
-            for field in attrs.fields(type(value)):
-                item = getattr(value, field.name)
-                walk(item)
-                if item is not None and item != () and item != {}:
-                    kwargs[field.alias] = item
-            calls.append((type(value), kwargs))
-        elif isinstance(value, tuple):
-            for item in value:
-                walk(item)
-
-    walk(invoice)
-    return calls
-
-
 async def run(count: int, rounds: int) -> dict[str, Any]:
     data = make_documents(count)
     check_same_content(data)
@@ -104,7 +82,7 @@ async def run(count: int, rounds: int) -> dict[str, Any]:
     decoder = msgspec.json.Decoder(list[models_msgspec.SupplierInvoice])
     many = tuple[SupplierInvoice, ...]
 
-    calls = constructor_calls(structure(converter, data[0], SupplierInvoice))
+    calls = c.constructor_calls(structure(converter, data[0], SupplierInvoice))
 
     async def ours() -> None:
         structure(converter, data, many)

@@ -806,3 +806,31 @@ def test_parse_datetime_shortcut_reads_what_the_regex_reads(text: str) -> None:
     assert got == expected
     if isinstance(got, datetime):
         assert got.utcoffset() == expected.utcoffset()
+
+
+def _positive(instance: Any, attribute: Any, value: int) -> None:
+    if value < 0:
+        raise ValueError("must not be negative")
+
+
+@attrs.frozen(kw_only=True)
+class Guarded:
+    count: int = attrs.field(validator=_positive)
+    code: str = attrs.field(converter=str.upper)
+
+
+@attrs.frozen(kw_only=True)
+class Normalised:
+    amount: Decimal | None = attrs.field(default=None, converter=parse_decimal)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+
+def test_fast_twin_runs_validators_and_unknown_converters() -> None:
+    # Only models whose converters are declared skippable are built without __init__.
+    conv = make_converter("snake")
+    assert conv.fast().structure({"count": 1, "code": "ab"}, Guarded) == Guarded(count=1, code="AB")
+    with pytest.raises(ResponseValidationError, match="not a valid Guarded"):
+        structure(conv, {"count": -1, "code": "ab"}, Guarded)
+    built = conv.fast().structure({"amount": "1.50", "tags": ["a"]}, Normalised)
+    assert built == Normalised(amount=Decimal("1.50"), tags=("a",))
+    assert conv.fast().structure({}, Normalised) == Normalised()

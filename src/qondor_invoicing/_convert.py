@@ -15,7 +15,7 @@ import sys
 import types
 import typing
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal, TypeVar
@@ -406,6 +406,7 @@ def _structure_date(value: Any, _: Any) -> date:
 _IDENTITY_FOR: dict[Any, type] = {_structure_str: str, _structure_int: int}
 
 H = TypeVar("H", bound=Callable[[Any, Any], Any])
+H1 = TypeVar("H1", bound=Callable[[Any], Any])
 
 
 def returns_unchanged(exact: type) -> Callable[[H], H]:
@@ -563,6 +564,42 @@ def _conversion(i: int, hook: Any, value_type: Any, namespace: dict[str, Any]) -
     return "", convert
 
 
+# Field converters the fast twin may skip: each returns the values the fast twin's hooks
+# produce unchanged (or an equal fresh copy of a fresh dict).
+_SKIPPABLE_CONVERTERS: set[Any] = {tuple}
+
+
+def skippable_converter(converter: H1) -> H1:
+    """Declare that a field converter returns parsed values unchanged.
+
+    A model whose fields have only such converters (and no validators) is built by the
+    fast twin without calling its ``__init__``: the values are already what the converter
+    would return. Use it for normalising converters such as ``Decimal | None`` ones.
+    """
+    _SKIPPABLE_CONVERTERS.add(converter)
+    return converter
+
+
+def _settable_directly(cls: type[Any], fields: Sequence[attrs.Attribute[Any]]) -> bool:
+    """Whether setting every field's slot is exactly what ``cls(...)`` would do with
+    values the fast twin produced."""
+    slots = set(cls.__dict__.get("__slots__", ("__dict__",))) - {"__weakref__"}
+    if slots != {f.name for f in fields}:
+        return False  # not slotted, inherited fields, or a cached hash to initialise
+    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
+        return False
+    for f in fields:
+        if not f.init or f.validator is not None:
+            return False
+        converter = f.converter
+        if converter is None or converter in _SKIPPABLE_CONVERTERS:
+            continue
+        target = _optional_arg(f.type) or f.type
+        if not (converter is target and isinstance(target, type) and issubclass(target, enum.Enum)):
+            return False  # an enum class converts its own members to themselves
+    return True
+
+
 def _fast_model_hook(
     cls: type[Any], conv: cattrs.Converter, naming: Naming
 ) -> Callable[[Any, Any], Any]:
@@ -589,6 +626,7 @@ def _fast_model_hook(
         "        _not_an_object(o)",
     ]
     arguments: list[str] = []
+    slots: list[str] = []
     known: set[str] = set()
     extra: attrs.Attribute[Any] | None = None
     for i, field in enumerate(attrs.fields(cls)):
@@ -606,6 +644,7 @@ def _fast_model_hook(
         else:
             default_expr = ""
         arguments.append(f"{field.alias}=a{i}")
+        slots.append(f"    _set(self, {field.name!r}, a{i})")
         if field.name == EXTRA_FIELD:
             extra = field
             extra_expr = default_expr or "{}"
@@ -650,7 +689,14 @@ def _fast_model_hook(
             "    else:",
             f"        a{i} = {{k: x for k, x in o.items() if k not in _known}}",
         ]
-    lines.append(f"    return _cls({', '.join(arguments)})")
+    if _settable_directly(cls, attrs.fields(cls)):
+        # What the generated __init__ would do, without binding keywords or converting
+        # values that are already converted.
+        namespace["_new"] = object.__new__
+        namespace["_set"] = object.__setattr__
+        lines += ["    self = _new(_cls)", *slots, "    return self"]
+    else:
+        lines.append(f"    return _cls({', '.join(arguments)})")
     exec(compile("\n".join(lines), f"<fast structure {cls.__qualname__}>", "exec"), namespace)
     function: Callable[[Any, Any], Any] = namespace["structure"]
     return function

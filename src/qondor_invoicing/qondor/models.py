@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._convert import OpenStrEnum, parse_decimal
+from .._convert import OpenStrEnum, parse_decimal, skippable_converter
 from .._render import model_html, model_repr, records_html
 from ..money import Money
 
@@ -100,6 +100,11 @@ def _optional_decimal(value: Decimal | int | str | None) -> Decimal | None:
 
 def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(value) if value else {}
+
+
+# Both return what the converters' fast path already produced (a finite Decimal, a new dict).
+skippable_converter(_optional_decimal)
+skippable_converter(_dict)
 
 
 @attrs.frozen(kw_only=True)
