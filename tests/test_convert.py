@@ -821,7 +821,9 @@ class Guarded:
 
 @attrs.frozen(kw_only=True)
 class Normalised:
-    amount: Decimal | None = attrs.field(default=None, converter=parse_decimal)
+    amount: Decimal | None = attrs.field(
+        default=None, converter=attrs.converters.optional(parse_decimal)
+    )
     tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
