@@ -321,7 +321,7 @@ class QondorClient(BaseClient):
         method = response.method if response else None
         url = response.url if response else None
         body = response.text if response else ""
-        if not isinstance(payload, Mapping):
+        if type(payload) is not dict and not isinstance(payload, Mapping):
             raise ResponseValidationError(
                 f"expected a Qondor invoice object, got {_json_type(payload)}",
                 errors=[f"expected an object @ $, got {_json_type(payload)}"],
@@ -446,7 +446,11 @@ class Invoices(Resource):
     async def _get(self, invoice_id: int, timeout: TimeoutTypes | NotGiven) -> Invoice:
         response = await self._client._core.request("GET", f"Invoice/{invoice_id}", timeout=timeout)
         payload = response.data
-        if isinstance(payload, Mapping) and "id" not in payload and "invoiceId" not in payload:
+        if (
+            (type(payload) is dict or isinstance(payload, Mapping))
+            and "id" not in payload
+            and "invoiceId" not in payload
+        ):
             payload = {"id": invoice_id, **payload}
         invoice = self._client.parse_invoice(payload, response=response)
         if invoice.id != invoice_id:

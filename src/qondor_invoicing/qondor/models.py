@@ -448,14 +448,14 @@ def _canonical(
 
 def canonical_line(data: Any) -> Any:
     """Rename the keys of one wire line to the library's canonical camelCase names."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         return data
     return _canonical(data, _LINE_ALIASES, frozenset())
 
 
 def canonical_customer(data: Any) -> Any:
     """Rename the keys of a wire customer object to the library's canonical names."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         return data
     return _canonical(data, _CUSTOMER_ALIASES, frozenset())
 
@@ -482,7 +482,7 @@ def canonical_invoice(data: Mapping[str, Any], *, ignore: frozenset[str]) -> dic
             )
             break
     nested = data.get("customer")
-    if isinstance(nested, Mapping):
+    if type(nested) is dict or isinstance(nested, Mapping):
         result["customer"] = canonical_customer(nested)
     elif isinstance(nested, str):
         result["customer"] = {"name": nested}

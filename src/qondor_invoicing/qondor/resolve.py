@@ -223,7 +223,7 @@ class InvoiceResolver:
     ) -> T | None:
         for field in fields:
             value = payload.get(field)
-            if isinstance(value, Mapping):
+            if value is not None and (type(value) is dict or isinstance(value, Mapping)):
                 candidates = [value.get(k) for k in ("name", "text", "value", "code", "id")]
             else:
                 candidates = [value]
