@@ -15,6 +15,9 @@ values already parsed (the Qondor payment is 6 instances, the supplier invoice 1
 converter building these frozen models can go below that, however fast; its ratio to raw
 says how much of the target the models alone take.
 
+Each API's contenders are interleaved in their own group of rounds, so that every ratio
+compares runs made seconds apart (a shared machine's speed drifts more over a minute).
+
 Run: ``python bench/bench_overhead.py`` (``--quick`` for a smoke run).
 """
 
@@ -121,14 +124,21 @@ async def run(calls: int, rounds: int) -> dict[str, Any]:
                 cls(**kwargs)
 
     async with qondor, qonto, raw_qondor, raw_qonto:
+        # One group per API, so that each ratio compares runs made seconds apart: on a
+        # shared machine, speed drifts over a minute more than between neighbours.
         times = await c.interleaved(
             {
                 "raw httpx, Qondor body": httpx_qondor,
                 "qondor.invoices.get()": sdk_qondor,
+                "floor: raw + Qondor constructors": floor_qondor,
+            },
+            rounds,
+        )
+        times |= await c.interleaved(
+            {
                 "raw httpx, Qonto body": httpx_qonto,
                 "qonto.supplier_invoices.get()": sdk_qonto,
                 "request loop only, Qonto body": core_qonto,
-                "floor: raw + Qondor constructors": floor_qondor,
                 "floor: raw + Qonto constructors": floor_qonto,
             },
             rounds,
@@ -203,7 +213,7 @@ def report(result: dict[str, Any]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = c.parse_args(__doc__.splitlines()[0], argv)
     calls = 200 if args.quick else 2000
-    rounds = args.rounds or (3 if args.quick else 9)
+    rounds = args.rounds or (3 if args.quick else 15)
     env = c.print_header("Client overhead", "bench_overhead.py", args.quick)
     result = anyio.run(run, calls, rounds)
     ok = report(result)
