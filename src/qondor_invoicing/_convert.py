@@ -434,11 +434,10 @@ _MISSING = object()
 _FAST_TUPLES: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
 
-class _NoType:
-    """Matches no value's type (``type(v) is _NO_TYPE`` is always false)."""
-
-
-_NO_TYPE: Final = _NoType
+def _unchanged_type(hook: Any, type_: Any) -> type | None:
+    """``type_`` when ``hook`` returns values of exactly that type unchanged, else ``None``
+    (no value's type is ``None``, so ``type(v) is None`` never holds)."""
+    return type_ if _IDENTITY_FOR.get(hook) is type_ else None
 
 
 def _optional_arg(type_: Any) -> Any:
@@ -486,9 +485,7 @@ def _add_fast_hooks(conv: cattrs.Converter, naming: Naming | None, strict: bool)
         key_hook = conv.get_structure_hook(key_type)
         value_hook = conv.get_structure_hook(value_type)
 
-        exact_key = _IDENTITY_FOR.get(key_hook)
-        if exact_key is not key_type:
-            exact_key = _NO_TYPE
+        exact_key = _unchanged_type(key_hook, key_type)
         if value_type is Any:
 
             def structure_mapping(value: Any, _: Any) -> Any:
@@ -542,8 +539,8 @@ def _conversion(i: int, hook: Any, value_type: Any, namespace: dict[str, Any]) -
         convert = f"_p{i}(v)"
     else:
         convert = f"_h{i}(v, _t{i})"
-    exact = _IDENTITY_FOR.get(hook)
-    if exact is not None and exact is value_type:
+    exact = _unchanged_type(hook, value_type)
+    if exact is not None:
         namespace[f"_e{i}"] = exact
         return f"type(v) is not _e{i}", convert
     if hook is _structure_bool:
@@ -554,8 +551,8 @@ def _conversion(i: int, hook: Any, value_type: Any, namespace: dict[str, Any]) -
         item_hook, item_type = item
         namespace[f"_ih{i}"] = item_hook
         namespace[f"_it{i}"] = item_type
-        item_exact = _IDENTITY_FOR.get(item_hook)
-        if item_exact is not None and item_exact is item_type:
+        item_exact = _unchanged_type(item_hook, item_type)
+        if item_exact is not None:
             namespace[f"_ie{i}"] = item_exact
             each = f"x if type(x) is _ie{i} else _ih{i}(x, _it{i})"
         else:
@@ -628,7 +625,7 @@ def _fast_model_hook(
     arguments: list[str] = []
     slots: list[str] = []
     known: set[str] = set()
-    extra: attrs.Attribute[Any] | None = None
+    extra: str | None = None  # the local holding the ``extra`` field
     for i, field in enumerate(attrs.fields(cls)):
         if not field.init:
             continue
@@ -646,7 +643,7 @@ def _fast_model_hook(
         arguments.append(f"{field.alias}=a{i}")
         slots.append(f"    _set(self, {field.name!r}, a{i})")
         if field.name == EXTRA_FIELD:
-            extra = field
+            extra = f"a{i}"
             extra_expr = default_expr or "{}"
             continue
         wire = wire_name(field, naming)
@@ -658,12 +655,9 @@ def _fast_model_hook(
             test = f"v is not None and {test}" if test else "v is not None"
         if not default_expr:
             lines.append(f"    v = o[{wire!r}]")
-            present = (
-                [f"    a{i} = {convert}"]
-                if not test
-                else [f"    a{i} = {convert} if {test} else v"]
+            lines.append(
+                f"    a{i} = {convert} if {test} else v" if test else f"    a{i} = {convert}"
             )
-            lines += present
         elif inner is not None and default is None:
             # Missing and null both give None: one lookup, one test.
             lines.append(f"    v = o.get({wire!r})")
@@ -682,12 +676,11 @@ def _fast_model_hook(
                 lines.append(f"        a{i} = {convert}")
     if extra is not None:
         namespace["_known"] = frozenset(known)
-        i = attrs.fields(cls).index(extra)
         lines += [
             "    if o.keys() <= _known:",
-            f"        a{i} = {extra_expr}",
+            f"        {extra} = {extra_expr}",
             "    else:",
-            f"        a{i} = {{k: x for k, x in o.items() if k not in _known}}",
+            f"        {extra} = {{k: x for k, x in o.items() if k not in _known}}",
         ]
     if _settable_directly(cls, attrs.fields(cls)):
         # What the generated __init__ would do, without binding keywords or converting
