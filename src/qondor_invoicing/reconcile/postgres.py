@@ -24,23 +24,24 @@ import contextlib
 import re
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 
 from .._secret import Secret
 from ..errors import ConfigurationError
-from .journal import (
-    JournalAction,
-    JournalEntry,
-    JournalError,
-    JournalEvent,
-    JournalEventKind,
-    JournalOutcome,
-    _StoredJournal,
+from .journal import JournalEntry, JournalError, JournalEvent, JournalOutcome
+from .journal._rows import (
+    _COLUMNS,
+    _EVENT_COLUMNS,
+    _entry_from_row,
+    _entry_row,
+    _event_from_row,
+    _event_row,
 )
+from .journal._stored import _StoredJournal
 
 if TYPE_CHECKING:
     import psycopg
@@ -94,10 +95,6 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
-_COLUMNS = (
-    "payment_key, invoice_id, kind, intent, outcome, external_reference, failure_message, "
-    "paid_date, evidence, last_error, attempts, updated_at"
-)
 _UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in (c.strip() for c in _COLUMNS.split(",")[1:]))
 
 
@@ -115,10 +112,6 @@ def _lock_space(schema: str) -> int:
     """The first key of the two-key advisory locks on this schema's payments (an int4)."""
     value = zlib.crc32(f"qondor_invoicing.journal:{schema}".encode())
     return value - (1 << 32) if value >= (1 << 31) else value
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(timezone.utc) if value is not None else None
 
 
 def _from_epoch(seconds: float) -> datetime:
@@ -455,38 +448,16 @@ class PostgresJournal(_StoredJournal):
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 f"ON CONFLICT (payment_key) DO UPDATE SET {_UPDATES}"
             ),
-            (
-                entry.payment_key,
-                entry.invoice_id,
-                entry.kind,
-                entry.intent.value if entry.intent else None,
-                entry.outcome.value if entry.outcome else None,
-                entry.external_reference,
-                entry.failure_message,
-                entry.paid_date,
-                entry.evidence,
-                entry.last_error,
-                entry.attempts,
-                entry.updated_at,
-            ),
+            _entry_row(entry, native=True),
         )
 
     def _append(self, event: JournalEvent) -> None:
         self._lock(event.payment_key)
         self._db.execute(
             self._q(
-                "INSERT INTO {s}.events (payment_key, at, kind, owner, action, outcome, detail) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                f"INSERT INTO {{s}}.events ({_EVENT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
             ),
-            (
-                event.payment_key,
-                event.at,
-                event.kind.value,
-                event.owner,
-                event.action.value if event.action else None,
-                event.outcome.value if event.outcome else None,
-                event.detail,
-            ),
+            _event_row(event, native=True),
         )
 
     def _select(self, *, unfinished: bool, outcome: JournalOutcome | None) -> list[JournalEntry]:
@@ -504,38 +475,8 @@ class PostgresJournal(_StoredJournal):
     def _events(self, payment_key: str) -> list[JournalEvent]:
         rows = self._db.execute(
             self._q(
-                "SELECT payment_key, at, kind, owner, action, outcome, detail FROM {s}.events "
-                "WHERE payment_key = %s ORDER BY seq"
+                f"SELECT {_EVENT_COLUMNS} FROM {{s}}.events WHERE payment_key = %s ORDER BY seq"
             ),
             (payment_key,),
         ).fetchall()
-        return [
-            JournalEvent(
-                payment_key=r[0],
-                at=r[1].astimezone(timezone.utc),
-                kind=JournalEventKind(r[2]),
-                owner=r[3],
-                action=JournalAction(r[4]) if r[4] else None,
-                outcome=JournalOutcome(r[5]) if r[5] else None,
-                detail=r[6],
-            )
-            for r in rows
-        ]
-
-
-def _entry_from_row(row: Sequence[Any]) -> JournalEntry:
-    paid: date | None = row[7]
-    return JournalEntry(
-        payment_key=row[0],
-        invoice_id=int(row[1]),
-        kind=row[2],
-        intent=JournalAction(row[3]) if row[3] else None,
-        outcome=JournalOutcome(row[4]) if row[4] else None,
-        external_reference=row[5],
-        failure_message=row[6],
-        paid_date=paid,
-        evidence=row[8],
-        last_error=row[9],
-        attempts=int(row[10]),
-        updated_at=_utc(row[11]),
-    )
+        return [_event_from_row(r) for r in rows]

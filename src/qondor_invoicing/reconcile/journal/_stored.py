@@ -1,0 +1,329 @@
+"""The journal's rules over a storage layer, shared by every backend."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timezone
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from ._entry import JournalAction, JournalEntry, JournalEvent, JournalEventKind, JournalOutcome
+from ._errors import JournalConflictError, LeaseLostError
+
+
+def _now(clock: Callable[[], float]) -> datetime:
+    return datetime.fromtimestamp(clock(), tz=timezone.utc)
+
+
+_J = TypeVar("_J", bound="_StoredJournal")
+
+
+class _StoredJournal:
+    """The journal's rules over a storage layer; subclasses provide storage and a runner.
+
+    Every public method runs one synchronous ``_do_*`` function through ``_run`` inside
+    ``_atomic()``: the storage layer makes that one transaction.
+    """
+
+    def __init__(self, *, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
+    # -- storage layer (subclasses) --------------------------------------------------------
+
+    async def _run(self, fn: Callable[[], Any]) -> Any:
+        raise NotImplementedError
+
+    def _atomic(self) -> contextlib.AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _get_claim(self, payment_key: str) -> tuple[str, float] | None:
+        raise NotImplementedError
+
+    def _set_claim(self, payment_key: str, owner: str, expires_at: float) -> None:
+        raise NotImplementedError
+
+    def _delete_claim(self, payment_key: str, owner: str) -> None:
+        raise NotImplementedError
+
+    def _load(self, payment_key: str) -> JournalEntry | None:
+        raise NotImplementedError
+
+    def _store(self, entry: JournalEntry) -> None:
+        raise NotImplementedError
+
+    def _append(self, event: JournalEvent) -> None:
+        raise NotImplementedError
+
+    def _select(self, *, unfinished: bool, outcome: JournalOutcome | None) -> list[JournalEntry]:
+        raise NotImplementedError
+
+    def _events(self, payment_key: str) -> list[JournalEvent]:
+        raise NotImplementedError
+
+    # -- the rules -------------------------------------------------------------------------
+
+    def _fence(self, payment_key: str, owner: str) -> None:
+        claim = self._get_claim(payment_key)
+        holder = claim[0] if claim is not None else None
+        if holder != owner:
+            raise LeaseLostError(payment_key, owner, holder)
+
+    def _require(self, payment_key: str) -> JournalEntry:
+        entry = self._load(payment_key)
+        if entry is None:
+            raise JournalConflictError(payment_key, "the journal has never seen this payment")
+        return entry
+
+    def _do_claim(self, payment_key: str, owner: str, lease_seconds: float) -> bool:
+        with self._atomic():
+            now = self._clock()
+            held = self._get_claim(payment_key)
+            if held is not None and held[0] != owner:
+                if held[1] > now:
+                    return False
+                self._append(
+                    JournalEvent(
+                        payment_key=payment_key,
+                        at=_now(self._clock),
+                        kind=JournalEventKind.TAKEOVER,
+                        owner=owner,
+                        detail=f"lease of {held[0]!r} expired",
+                    )
+                )
+            self._set_claim(payment_key, owner, now + lease_seconds)
+            return True
+
+    def _do_release(self, payment_key: str, owner: str) -> None:
+        with self._atomic():
+            self._delete_claim(payment_key, owner)
+
+    def _write(
+        self,
+        payment_key: str,
+        owner: str,
+        change: Callable[[datetime], JournalEntry],
+        event: Callable[[JournalEntry, datetime], JournalEvent],
+    ) -> JournalEntry:
+        """One fenced write: the entry as ``change`` makes it, and its event, atomically."""
+        with self._atomic():
+            self._fence(payment_key, owner)
+            at = _now(self._clock)
+            entry = change(at)
+            self._store(entry)
+            self._append(event(entry, at))
+            return entry
+
+    def _load_or_new(self, payment_key: str, invoice_id: int) -> JournalEntry:
+        return self._load(payment_key) or JournalEntry.new(payment_key, invoice_id)
+
+    def _do_intent(
+        self,
+        payment_key: str,
+        action: JournalAction,
+        owner: str,
+        invoice_id: int,
+        kwargs: dict[str, Any],
+    ) -> JournalEntry:
+        return self._write(
+            payment_key,
+            owner,
+            lambda at: self._load_or_new(payment_key, invoice_id).with_intent(
+                action, at=at, **kwargs
+            ),
+            lambda entry, at: _intent_event(entry, owner, at),
+        )
+
+    def _do_reference(self, payment_key: str, reference: str, owner: str) -> JournalEntry:
+        return self._write(
+            payment_key,
+            owner,
+            lambda at: self._require(payment_key).with_reference(reference, at=at),
+            lambda entry, at: JournalEvent(
+                payment_key=payment_key,
+                at=at,
+                kind=JournalEventKind.REFERENCE,
+                owner=owner,
+                action=JournalAction.BOOK,
+                detail=reference,
+            ),
+        )
+
+    def _do_outcome(
+        self,
+        payment_key: str,
+        outcome: JournalOutcome,
+        owner: str,
+        invoice_id: int,
+        external_reference: str | None,
+        paid_date: date | None,
+        detail: str | None,
+    ) -> JournalEntry:
+        return self._write(
+            payment_key,
+            owner,
+            lambda at: self._load_or_new(payment_key, invoice_id).with_outcome(
+                outcome, at=at, external_reference=external_reference, paid_date=paid_date
+            ),
+            lambda entry, at: JournalEvent(
+                payment_key=payment_key,
+                at=at,
+                kind=JournalEventKind.OUTCOME,
+                owner=owner,
+                outcome=outcome,
+                detail=detail,
+            ),
+        )
+
+    def _do_error(self, payment_key: str, message: str, owner: str) -> JournalEntry:
+        return self._write(
+            payment_key,
+            owner,
+            lambda at: self._require(payment_key).with_error(message, at=at),
+            lambda entry, at: JournalEvent(
+                payment_key=payment_key,
+                at=at,
+                kind=JournalEventKind.ERROR,
+                owner=owner,
+                action=entry.intent,
+                detail=message,
+            ),
+        )
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    async def claim(self, payment_key: str, owner: str, lease_seconds: float) -> bool:
+        """See `Journal.claim`."""
+        if not lease_seconds > 0:
+            raise ValueError(f"lease_seconds must be > 0, not {lease_seconds!r}")
+        return bool(await self._run(lambda: self._do_claim(payment_key, owner, lease_seconds)))
+
+    async def release(self, payment_key: str, owner: str) -> None:
+        """See `Journal.release`."""
+        await self._run(lambda: self._do_release(payment_key, owner))
+
+    async def get(self, payment_key: str) -> JournalEntry | None:
+        """See `Journal.get`."""
+        result: JournalEntry | None = await self._run(lambda: self._load(payment_key))
+        return result
+
+    async def record_intent(
+        self,
+        payment_key: str,
+        action: JournalAction,
+        *,
+        owner: str,
+        invoice_id: int,
+        kind: str | None = None,
+        failure_message: str | None = None,
+        paid_date: date | None = None,
+        evidence: str | None = None,
+    ) -> JournalEntry:
+        """See `Journal.record_intent`."""
+        kwargs = {
+            "kind": kind,
+            "failure_message": failure_message,
+            "paid_date": paid_date,
+            "evidence": evidence,
+        }
+        result: JournalEntry = await self._run(
+            lambda: self._do_intent(payment_key, action, owner, invoice_id, kwargs)
+        )
+        return result
+
+    async def record_reference(
+        self, payment_key: str, external_reference: str, *, owner: str
+    ) -> JournalEntry:
+        """See `Journal.record_reference`."""
+        result: JournalEntry = await self._run(
+            lambda: self._do_reference(payment_key, external_reference, owner)
+        )
+        return result
+
+    async def record_outcome(
+        self,
+        payment_key: str,
+        outcome: JournalOutcome,
+        *,
+        owner: str,
+        invoice_id: int,
+        external_reference: str | None = None,
+        paid_date: date | None = None,
+        detail: str | None = None,
+    ) -> JournalEntry:
+        """See `Journal.record_outcome`."""
+        result: JournalEntry = await self._run(
+            lambda: self._do_outcome(
+                payment_key, outcome, owner, invoice_id, external_reference, paid_date, detail
+            )
+        )
+        return result
+
+    async def record_error(self, payment_key: str, message: str, *, owner: str) -> JournalEntry:
+        """See `Journal.record_error`."""
+        result: JournalEntry = await self._run(lambda: self._do_error(payment_key, message, owner))
+        return result
+
+    async def unfinished(self) -> Sequence[JournalEntry]:
+        """See `Journal.unfinished`."""
+        result: list[JournalEntry] = await self._run(
+            lambda: self._select(unfinished=True, outcome=None)
+        )
+        return result
+
+    async def entries(self, *, outcome: JournalOutcome | None = None) -> Sequence[JournalEntry]:
+        """See `Journal.entries`."""
+        result: list[JournalEntry] = await self._run(
+            lambda: self._select(unfinished=False, outcome=outcome)
+        )
+        return result
+
+    async def history(self, payment_key: str) -> Sequence[JournalEvent]:
+        """See `Journal.history`."""
+        result: list[JournalEvent] = await self._run(lambda: self._events(payment_key))
+        return result
+
+    async def __aenter__(self: _J) -> _J:
+        await self._run(lambda: None)  # opens the storage now, so errors surface here
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the journal's resources. Idempotent."""
+        await anyio.to_thread.run_sync(self.close)
+
+    def close(self) -> None:
+        """Release the journal's resources (blocking). Idempotent."""
+
+
+def _intent_event(entry: JournalEntry, owner: str, at: datetime) -> JournalEvent:
+    assert entry.intent is not None
+    detail: str | None = None
+    if entry.intent is JournalAction.FAIL:
+        detail = entry.failure_message
+    elif entry.intent is JournalAction.SETTLE:
+        paid = entry.paid_date.isoformat() if entry.paid_date else "?"
+        detail = f"paid {paid}, evidence {entry.evidence}"
+    elif entry.external_reference:
+        detail = f"resuming with reference {entry.external_reference}"
+    return JournalEvent(
+        payment_key=entry.payment_key,
+        at=at,
+        kind=JournalEventKind.INTENT,
+        owner=owner,
+        action=entry.intent,
+        detail=detail,
+    )
+
+
+def _updated_key(entry: JournalEntry) -> tuple[datetime, str]:
+    return (entry.updated_at or datetime.min.replace(tzinfo=timezone.utc), entry.payment_key)
