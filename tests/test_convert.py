@@ -18,9 +18,7 @@ from hypothesis import strategies as st
 
 from qondor_invoicing import ResponseValidationError
 from qondor_invoicing._convert import (
-    _DATETIME_RE,
     OpenStrEnum,
-    _build_datetime,
     camel_case,
     make_converter,
     parse_date,
@@ -30,6 +28,7 @@ from qondor_invoicing._convert import (
     structure,
     wire_name,
 )
+from qondor_invoicing._convert.wire import _DATETIME_RE, _build_datetime
 
 
 class Color(OpenStrEnum):

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import qondor_invoicing as qi
+from qondor_invoicing._http.error_body import ErrorBody, ErrorDetail, parse_error_body
 from qondor_invoicing.errors import (
     APIConnectionError,
     APIError,
@@ -19,8 +20,6 @@ from qondor_invoicing.errors import (
     BadRequestError,
     ConfigurationError,
     ConflictError,
-    ErrorBody,
-    ErrorDetail,
     IllegalTransitionError,
     InternalServerError,
     InvalidInputError,
@@ -31,7 +30,6 @@ from qondor_invoicing.errors import (
     ResponseValidationError,
     UnexpectedRedirectError,
     UnprocessableEntityError,
-    parse_error_body,
     status_error_class,
 )
 

@@ -9,6 +9,8 @@ from ._http import APIResponse as APIResponse
 from ._http import NotGiven as NotGiven
 from ._http import RateLimiter as RateLimiter
 from ._http import RetryPolicy as RetryPolicy
+from ._http.error_body import ErrorBody as ErrorBody
+from ._http.error_body import ErrorDetail as ErrorDetail
 from ._secret import Secret as Secret
 from ._states import Rule as Rule
 from ._states import RuleTable as RuleTable
@@ -20,8 +22,6 @@ from .errors import AuthenticationError as AuthenticationError
 from .errors import BadRequestError as BadRequestError
 from .errors import ConfigurationError as ConfigurationError
 from .errors import ConflictError as ConflictError
-from .errors import ErrorBody as ErrorBody
-from .errors import ErrorDetail as ErrorDetail
 from .errors import IllegalTransitionError as IllegalTransitionError
 from .errors import InternalServerError as InternalServerError
 from .errors import InvalidInputError as InvalidInputError

@@ -28,12 +28,13 @@ error's text).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import httpx
+
+if TYPE_CHECKING:
+    from ._http.error_body import ErrorBody
 
 __all__ = [
     "APIConnectionError",
@@ -44,8 +45,6 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
-    "ErrorBody",
-    "ErrorDetail",
     "IllegalTransitionError",
     "InternalServerError",
     "InvalidInputError",
@@ -56,7 +55,6 @@ __all__ = [
     "ResponseValidationError",
     "UnexpectedRedirectError",
     "UnprocessableEntityError",
-    "parse_error_body",
     "status_error_class",
 ]
 
@@ -140,175 +138,6 @@ def _rebuild_illegal(
     return IllegalTransitionError(
         action=action, state=state, reason=reason, invoice_id=invoice_id, kind=kind
     )
-
-
-@attrs.frozen(kw_only=True)
-class ErrorDetail:
-    """One problem reported in an error body.
-
-    Attributes:
-        message: The human-readable message.
-        field: The field or parameter it concerns (as the API spells it), if any.
-        code: A machine-readable code (Qonto), if any.
-    """
-
-    message: str
-    field: str | None = None
-    code: str | None = None
-
-
-ErrorFormat = Literal["problem_details", "apim", "qonto", "json", "text", "empty"]
-
-
-@attrs.frozen(kw_only=True)
-class ErrorBody:
-    """An error response body, parsed where its shape is known.
-
-    Attributes:
-        format: Which shape was recognised: ASP.NET ``problem_details`` (Qondor), Azure
-            API Management ``apim`` (``{statusCode, message}``), ``qonto``
-            (``{"errors": [{code, detail, source}]}``), other ``json``, ``text`` or
-            ``empty``.
-        title: The headline message, if the body has one.
-        details: Every individual problem the body lists.
-        trace_id: A server trace id found in the body (ProblemDetails ``traceId``).
-        raw: The body as text, exactly as received (nothing is lost).
-        data: The decoded JSON value, when the body was JSON.
-    """
-
-    format: ErrorFormat
-    title: str | None = None
-    details: tuple[ErrorDetail, ...] = ()
-    trace_id: str | None = None
-    raw: str = ""
-    data: Any = None
-
-    def summary(self) -> str:
-        """Return a one-line description of the body."""
-        parts: list[str] = []
-        if self.title:
-            parts.append(self.title)
-        for d in self.details:
-            label = d.field or d.code
-            parts.append(f"{label}: {d.message}" if label else d.message)
-        if not parts and self.raw:
-            text = " ".join(self.raw.split())
-            parts.append(text[:200] + ("..." if len(text) > 200 else ""))
-        return "; ".join(parts)
-
-
-def parse_error_body(
-    text: str,
-    content_type: str | None = None,
-    *,
-    redact: Callable[[str], str] | None = None,
-) -> ErrorBody:
-    """Parse an error response body into an `ErrorBody`, keeping the raw text.
-
-    Args:
-        text: The response body.
-        content_type: The response's ``Content-Type`` header, if any.
-        redact: Scrubs credentials out of text. Applied to the raw body and to every
-            string decoded from it, so that a credential the server echoes back never
-            survives, even when JSON escaping hid it from a search of the raw text.
-
-    Returns:
-        The parsed body. Unknown shapes keep their decoded JSON in ``data``; non-JSON
-        bodies are kept as ``text``.
-    """
-    if redact is not None:
-        text = redact(text)
-    if not text.strip():
-        return ErrorBody(format="empty", raw=text)
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return ErrorBody(format="text", raw=text)
-    if redact is not None:
-        data = _scrub(data, redact)
-    if isinstance(data, Mapping):
-        return _parse_mapping(data, text)
-    return ErrorBody(format="json", raw=text, data=data)
-
-
-def _scrub(value: Any, redact: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {redact(k): _scrub(v, redact) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, redact) for v in value]
-    return value
-
-
-def _parse_mapping(data: Mapping[str, Any], text: str) -> ErrorBody:
-    errors = data.get("errors")
-    # Qonto: {"errors": [{"code", "detail", "source": {"pointer"|"parameter"}}]}
-    if isinstance(errors, Sequence) and not isinstance(errors, str):
-        details = []
-        for item in errors:
-            if not isinstance(item, Mapping):
-                details.append(ErrorDetail(message=str(item)))
-                continue
-            source = item.get("source")
-            field = None
-            if isinstance(source, Mapping):
-                field = source.get("parameter") or source.get("pointer")
-            message = item.get("detail") or item.get("message") or item.get("title") or ""
-            details.append(
-                ErrorDetail(
-                    message=str(message),
-                    field=str(field) if field is not None else None,
-                    code=str(item["code"]) if item.get("code") is not None else None,
-                )
-            )
-        message = data.get("message")
-        return ErrorBody(
-            format="qonto",
-            title=str(message) if message else None,
-            details=tuple(details),
-            raw=text,
-            data=data,
-        )
-    # ASP.NET Core (Validation)ProblemDetails: type/title/status/traceId/errors{Field: [msg]}
-    if ("title" in data or isinstance(errors, Mapping)) and (
-        "type" in data or "status" in data or "traceId" in data
-    ):
-        details = []
-        if isinstance(errors, Mapping):
-            for field, messages in errors.items():
-                if isinstance(messages, Sequence) and not isinstance(messages, str):
-                    details.extend(ErrorDetail(message=str(m), field=str(field)) for m in messages)
-                else:
-                    details.append(ErrorDetail(message=str(messages), field=str(field)))
-        detail = data.get("detail")
-        if detail and not details:
-            details.append(ErrorDetail(message=str(detail)))
-        trace = data.get("traceId")
-        title = data.get("title")
-        return ErrorBody(
-            format="problem_details",
-            title=str(title) if title is not None else None,
-            details=tuple(details),
-            trace_id=str(trace) if trace is not None else None,
-            raw=text,
-            data=data,
-        )
-    # Azure API Management: {"statusCode": 401, "message": "Access denied ..."}
-    if "statusCode" in data and "message" in data:
-        return ErrorBody(format="apim", title=str(data["message"]), raw=text, data=data)
-    # Flat {"code", "message"} (seen on some Qonto endpoints) or {"message"}
-    message = data.get("message") or data.get("error_description") or data.get("error")
-    if message is not None:
-        code = data.get("code")
-        return ErrorBody(
-            format="json",
-            title=str(message),
-            details=(ErrorDetail(message=str(message), code=str(code)),) if code else (),
-            raw=text,
-            data=data,
-        )
-    return ErrorBody(format="json", raw=text, data=data)
 
 
 class APIError(InvoicingError):
@@ -409,7 +238,12 @@ class APIStatusError(APIError):
         super().__init__(message, method=method, url=url)
         self.status_code = status_code
         self.request_id = request_id
-        self.body = body if body is not None else ErrorBody(format="empty")
+        if body is None:
+            # Imported here: the transport package imports this module.
+            from ._http.error_body import ErrorBody
+
+            body = ErrorBody(format="empty")
+        self.body: ErrorBody = body
         # Case-insensitive like the response's own: error.headers["Retry-After"] works.
         self.headers: Mapping[str, str] = httpx.Headers(headers or {})
 

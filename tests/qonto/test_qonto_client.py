@@ -154,9 +154,9 @@ async def test_single_values_use_the_scalar_form_where_qonto_has_one(
 async def test_array_style_is_one_switch(
     api: respx.MockRouter, client: QontoClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qondor_invoicing.qonto import client as client_module
+    from qondor_invoicing.qonto import filters as filters_module
 
-    monkeypatch.setattr(client_module, "ARRAY_FILTER_SUFFIX", "")
+    monkeypatch.setattr(filters_module, "ARRAY_FILTER_SUFFIX", "")
     route = api.get(LIST).respond(json=page_body([], {"next_page": None}))
     await client.supplier_invoices.list(status=["paid", "to_pay"], approver_id=["m-1"])
     assert query(route.calls.last.request)[:3] == [

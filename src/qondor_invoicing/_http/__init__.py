@@ -1,18 +1,12 @@
 """Transport core shared by both clients (private: import public names from the package)."""
 
+from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth, HeaderAuth
 from .client import BaseClient, Resource
-from .core import (
-    DEFAULT_TIMEOUT,
-    NOT_GIVEN,
-    APIResponse,
-    HTTPCore,
-    NotGiven,
-    Redactor,
-    TimeoutTypes,
-    logger,
-)
+from .core import HTTPCore, logger
 from .limits import RateLimiter
+from .redact import Redactor
+from .response import APIResponse
 from .retry import DEFAULT_RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -29,6 +23,7 @@ __all__ = [
     "Redactor",
     "Resource",
     "RetryPolicy",
+    "Sleep",
     "TimeoutTypes",
     "logger",
     "parse_retry_after",

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ..errors import APIConnectionError, APIError, InternalServerError, InvoicingError
-from .core import Sleep, logger
+from ._types import Sleep
+from .core import logger
 from .retry import RetryPolicy
 
 __all__ = ["is_ambiguous", "send_confirmed"]

@@ -8,7 +8,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .core import NOT_GIVEN, HTTPCore, NotGiven, TimeoutTypes
+from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from .core import HTTPCore
 from .retry import RetryPolicy
 
 __all__ = ["BaseClient", "Resource"]

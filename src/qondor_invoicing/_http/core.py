@@ -3,170 +3,31 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final, Literal, TypeVar
-from urllib.parse import quote, quote_plus
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
 
 import anyio
 import attrs
 import httpx
 
-from ..errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    InvalidInputError,
-    RateLimitError,
-    ResponseValidationError,
-    UnexpectedRedirectError,
-    parse_error_body,
-    status_error_class,
-)
+from ..errors import InvalidInputError
+from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth
 from .limits import RateLimiter
-from .retry import RetryPolicy, parse_retry_after
+from .redact import Masked, Redactor
+from .response import APIResponse, connection_error, decode_success, request_id, status_error
+from .retry import RetryPolicy
 
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "NOT_GIVEN",
-    "APIResponse",
-    "HTTPCore",
-    "NotGiven",
-    "Redactor",
-    "TimeoutTypes",
-    "logger",
-]
+__all__ = ["HTTPCore", "Sleep", "logger"]
 
 logger = logging.getLogger("qondor_invoicing")
 
 _SELF = TypeVar("_SELF", bound="HTTPCore")
 
-
-class NotGiven:
-    """Sentinel for "argument not given", distinct from ``None`` (which means "no timeout")."""
-
-    _instance: NotGiven | None = None
-
-    def __new__(cls) -> NotGiven:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __bool__(self) -> Literal[False]:
-        return False
-
-    def __repr__(self) -> str:
-        return "NOT_GIVEN"
-
-
-NOT_GIVEN: Final = NotGiven()
-
-TimeoutTypes = float | httpx.Timeout | None
-DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-_REQUEST_ID_HEADERS: Final = (
-    "x-request-id",
-    "request-id",
-    "x-ms-request-id",
-    "apim-request-id",
-    "x-correlation-id",
-)
-_REQUEST_ID_SET: Final = frozenset(_REQUEST_ID_HEADERS)
-_MASK: Final = "**********"
 _BODY_LOG_LIMIT: Final = 4000
-_MAX_REDACTED: Final = 32
-
-Sleep = Callable[[float], Awaitable[None]]
-
-
-def _encoded_forms(secret: str) -> set[str]:
-    # How a credential looks once a server or a URL has escaped it: JSON (with and without
-    # ASCII escapes, with and without escaped slashes) and percent-encoding.
-    as_json = json.dumps(secret)[1:-1]
-    as_utf8_json = json.dumps(secret, ensure_ascii=False)[1:-1]
-    return {
-        secret,
-        as_json,
-        as_utf8_json,
-        as_json.replace("/", "\\/"),
-        as_utf8_json.replace("/", "\\/"),
-        quote(secret, safe=""),
-        quote(secret),
-        quote_plus(secret),
-    }
-
-
-class _Masked(tuple[str, ...]):
-    """Credentials kept for comparison, never shown (e.g. by a debugger listing locals)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} redacted>"
-
-
-class Redactor:
-    """Scrubs credential values out of any text before it is logged or raised.
-
-    Each credential is also masked in its JSON-escaped and percent-encoded forms, so a
-    server that echoes it back escaped does not smuggle it into a log line.
-    """
-
-    __slots__ = ("_secrets", "sources")
-
-    def __init__(self, secrets: Sequence[str] = ()) -> None:
-        # Very short values would mask innocent text; credentials are never that short.
-        self.sources: tuple[str, ...] = _Masked(dict.fromkeys(s for s in secrets if len(s) >= 4))
-        forms = {form for s in self.sources for form in _encoded_forms(s)}
-        self._secrets = _Masked(sorted(forms, key=len, reverse=True))
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, _MASK)
-        return text
-
-    def covers(self, secrets: Sequence[str]) -> bool:
-        """Whether every credential in ``secrets`` is already scrubbed."""
-        return all(s in self.sources for s in secrets if len(s) >= 4)
-
-    def extended(self, secrets: Sequence[str]) -> Redactor:
-        """Return a redactor that also masks ``secrets`` (earlier ones stay masked)."""
-        # Bounded, for long-running processes whose tokens rotate every hour.
-        return Redactor((*self.sources, *secrets)[-_MAX_REDACTED:])
-
-    def __repr__(self) -> str:
-        return f"Redactor({len(self.sources)} secrets)"
-
-
-@attrs.frozen(kw_only=True)
-class APIResponse:
-    """A successful response with its decoded JSON body.
-
-    Attributes:
-        status_code: The HTTP status (2xx).
-        data: The decoded JSON body, or ``None`` for an empty body.
-        text: The body as text.
-        headers: The response headers.
-        request_id: The request id the server or gateway assigned, if any.
-        method: The request method.
-        url: The request URL.
-        elapsed: Seconds from sending the request to reading the whole response.
-        attempts: How many attempts it took.
-    """
-
-    status_code: int
-    data: Any
-    text: str = attrs.field(repr=False)
-    headers: httpx.Headers = attrs.field(repr=False)
-    request_id: str | None
-    method: str
-    url: str
-    elapsed: float
-    attempts: int
 
 
 @attrs.define
@@ -250,7 +111,7 @@ class HTTPCore:
         self.log_bodies = log_bodies
         self.sleep: Sleep = sleep or anyio.sleep
         self.non_json_hint = non_json_hint
-        self._redactor_key: tuple[str, ...] = _Masked(auth.secrets())
+        self._redactor_key: tuple[str, ...] = Masked(auth.secrets())
         self._redactor = Redactor(self._redactor_key)
         owns = http_client is None
         if http_client is None:
@@ -288,7 +149,7 @@ class HTTPCore:
         secrets = tuple(self.auth.secrets())
         if secrets != self._redactor_key:
             self._redactor = self._redactor.extended(secrets)
-            self._redactor_key = _Masked(secrets)
+            self._redactor_key = Masked(secrets)
         return self._redactor
 
     @redact.setter
@@ -435,7 +296,7 @@ class HTTPCore:
                     async with limiter:
                         response = await shared.http_client.send(request, follow_redirects=False)
             except httpx.RequestError as exc:
-                error = self._connection_error(exc, method, log_url)
+                error = connection_error(exc, method, log_url, redact=self.redact)
                 elapsed_ms = (time.perf_counter() - t0) * 1000
                 logger.debug(
                     "%s %s %s failed: %s (attempt %d, %.1f ms)",
@@ -461,7 +322,7 @@ class HTTPCore:
                 raise error from exc
 
             elapsed_ms = (time.perf_counter() - t0) * 1000
-            request_id = _request_id(response.headers)
+            answer_id = request_id(response.headers)
             logger.debug(
                 "%s %s %s -> %d (attempt %d, %.1f ms, request id %s)",
                 self.api_name,
@@ -470,15 +331,23 @@ class HTTPCore:
                 response.status_code,
                 attempt,
                 elapsed_ms,
-                request_id,
+                answer_id,
             )
             if self.log_bodies and logger.isEnabledFor(logging.DEBUG):
                 self._log_body("response", method, log_url, response.content)
 
             status = response.status_code
             if 200 <= status < 300:
-                return self._success(
-                    response, method, log_url, request_id, allow_empty, started, attempt
+                return decode_success(
+                    response,
+                    method,
+                    log_url,
+                    answer_id,
+                    allow_empty,
+                    started,
+                    attempt,
+                    redact=self.redact,
+                    non_json_hint=self.non_json_hint,
                 )
             if status == 401 and not refreshed and await self.auth.refresh():
                 # New credentials: one more try, not counted against the retry budget.
@@ -499,141 +368,7 @@ class HTTPCore:
                     self._log_retry(method, log_url, attempt, wait, f"status {status}")
                     await self.sleep(wait)
                     continue
-            raise self._status_error(response, method, log_url, request_id)
-
-    def _success(
-        self,
-        response: httpx.Response,
-        method: str,
-        url: str,
-        request_id: str | None,
-        allow_empty: bool,
-        started: float,
-        attempts: int,
-    ) -> APIResponse:
-        content = response.content
-        content_type = response.headers.get("content-type", "")
-        data: Any = None
-        text = ""
-        if not content or content.isspace():
-            text = response.text
-            if not allow_empty:
-                raise ResponseValidationError(
-                    f"{method} {url} answered {response.status_code} with an empty body "
-                    "where JSON was expected",
-                    body="",
-                    method=method,
-                    url=url,
-                    status_code=response.status_code,
-                    content_type=content_type,
-                )
-        else:
-            first = content[:1]
-            if first.isspace():
-                first = content.lstrip()[:1]
-            looks_html = first == b"<" or "html" in content_type.lower()
-            invalid_json = False
-            try:
-                # What json.loads(bytes) does, keeping the text: JSON is UTF-8 (or UTF-16/32,
-                # told by its first bytes), whatever charset the header names. This skips
-                # httpx's charset sniffing, which costs more than the decoding itself.
-                text = content.decode(json.detect_encoding(content), "surrogatepass")
-                data = None if looks_html else json.loads(text)
-            except ValueError:  # UnicodeDecodeError included
-                looks_html = invalid_json = True
-            if looks_html:
-                text = self.redact(response.text)
-                kind = content_type or "an unknown content type"
-                if invalid_json and "json" in content_type.lower():
-                    kind = f"a body that is not valid JSON ({content_type})"
-                message = (
-                    f"{method} {url} answered {response.status_code} with {kind} "
-                    "where JSON was expected"
-                )
-                if self.non_json_hint:
-                    message = f"{message}. {self.non_json_hint}"
-                raise ResponseValidationError(
-                    message,
-                    body=text,
-                    method=method,
-                    url=url,
-                    status_code=response.status_code,
-                    content_type=content_type,
-                )
-        return APIResponse(
-            status_code=response.status_code,
-            data=data,
-            text=text,
-            headers=response.headers,
-            request_id=request_id,
-            method=method,
-            url=url,
-            elapsed=time.perf_counter() - started,
-            attempts=attempts,
-        )
-
-    def _status_error(
-        self, response: httpx.Response, method: str, url: str, request_id: str | None
-    ) -> APIStatusError:
-        status = response.status_code
-        body = parse_error_body(
-            response.text, response.headers.get("content-type"), redact=self.redact
-        )
-        request_id = request_id or body.trace_id
-        cls = status_error_class(status)
-        reason = response.reason_phrase or ""
-        summary = body.summary()
-        message = f"{method} {url} -> {status} {reason}".rstrip()
-        kwargs: dict[str, Any] = {
-            "status_code": status,
-            "method": method,
-            "url": url,
-            "request_id": request_id,
-            "body": body,
-            "headers": response.headers,
-        }
-        if cls is UnexpectedRedirectError:
-            location = response.headers.get("location")
-            message += f": redirect to {location or '(no Location)'} not followed"
-            return UnexpectedRedirectError(message, location=location, **kwargs)
-        if summary:
-            message += f": {summary}"
-        if request_id:
-            message += f" (request id {request_id})"
-        if cls is RateLimitError:
-            return RateLimitError(
-                message, retry_after=parse_retry_after(response.headers), **kwargs
-            )
-        return cls(message, **kwargs)
-
-    def _connection_error(
-        self, exc: httpx.RequestError, method: str, url: str
-    ) -> APIConnectionError:
-        # A connection that was never opened (or a pool slot never obtained) means the
-        # server cannot have seen the request; anything later is ambiguous.
-        not_sent = isinstance(
-            exc,
-            (
-                httpx.ConnectError,
-                httpx.ConnectTimeout,
-                httpx.PoolTimeout,
-                httpx.UnsupportedProtocol,
-            ),
-        )
-        detail = self.redact(str(exc)) or type(exc).__name__
-        if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(
-                f"{method} {url} timed out ({type(exc).__name__}: {detail})",
-                method=method,
-                url=url,
-                request_sent=not not_sent,
-            )
-        return APIConnectionError(
-            f"{method} {url} failed: {type(exc).__name__}: {detail}",
-            method=method,
-            url=url,
-            request_sent=not not_sent,
-        )
+            raise status_error(response, method, log_url, answer_id, redact=self.redact)
 
     def _log_retry(self, method: str, url: str, attempt: int, delay: float, why: str) -> None:
         logger.info(
@@ -661,13 +396,3 @@ def _body_for_log(request: httpx.Request) -> bytes:
         kind = request.headers.get("content-type", "streamed").split(";")[0]
         length = request.headers.get("content-length", "unknown")
         return f"<{kind} body of {length} bytes, not logged>".encode()
-
-
-def _request_id(headers: httpx.Headers) -> str | None:
-    # One pass to see which are present: each ``headers.get`` scans every header.
-    present = {k for k, v in headers.multi_items() if v and k in _REQUEST_ID_SET}
-    for name in _REQUEST_ID_HEADERS:
-        if name in present:
-            value: str = headers[name]  # repeated headers joined, as ``get`` does
-            return value
-    return None

@@ -11,7 +11,7 @@ import attrs
 import cattrs
 import httpx
 
-from .._convert import _json_type, make_converter, returns_unchanged, structure
+from .._convert import json_type, make_converter, returns_unchanged, structure
 from .._http import (
     NOT_GIVEN,
     APIResponse,
@@ -323,8 +323,8 @@ class QondorClient(BaseClient):
         body = response.text if response else ""
         if type(payload) is not dict and not isinstance(payload, Mapping):
             raise ResponseValidationError(
-                f"expected a Qondor invoice object, got {_json_type(payload)}",
-                errors=[f"expected an object @ $, got {_json_type(payload)}"],
+                f"expected a Qondor invoice object, got {json_type(payload)}",
+                errors=[f"expected an object @ $, got {json_type(payload)}"],
                 body=body,
                 method=method,
                 url=url,
@@ -789,9 +789,9 @@ def _unwrap_list(response: APIResponse) -> list[Any]:
             if isinstance(value, list):
                 return value
     raise ResponseValidationError(
-        f"{response.method} {response.url} answered {_json_type(data)} where a list of "
+        f"{response.method} {response.url} answered {json_type(data)} where a list of "
         "invoices was expected",
-        errors=[f"expected an array @ $, got {_json_type(data)}"],
+        errors=[f"expected an array @ $, got {json_type(data)}"],
         body=response.text,
         method=response.method,
         url=response.url,

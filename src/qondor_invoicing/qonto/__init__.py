@@ -11,12 +11,12 @@ from .bulk import BulkItemError as BulkItemError
 from .bulk import BulkItemResult as BulkItemResult
 from .bulk import FileInput as FileInput
 from .bulk import SupplierInvoiceUpload as SupplierInvoiceUpload
-from .client import ARRAY_FILTER_SUFFIX as ARRAY_FILTER_SUFFIX
 from .client import PRODUCTION_BASE_URL as PRODUCTION_BASE_URL
 from .client import SANDBOX_BASE_URL as SANDBOX_BASE_URL
-from .client import SORT_PROPERTIES as SORT_PROPERTIES
 from .client import QontoClient as QontoClient
 from .client import SupplierInvoices as SupplierInvoices
+from .filters import ARRAY_FILTER_SUFFIX as ARRAY_FILTER_SUFFIX
+from .filters import SORT_PROPERTIES as SORT_PROPERTIES
 from .models import ApprovalWorkflow as ApprovalWorkflow
 from .models import AvailableActions as AvailableActions
 from .models import EInvoicingLifecycleEvent as EInvoicingLifecycleEvent

@@ -21,9 +21,21 @@ from typing import Any
 import attrs
 import httpx
 
+from .._convert import structure
+from .._http import APIResponse, HTTPCore, NotGiven, TimeoutTypes
+from .._http.error_body import qonto_error_message, qonto_error_source
 from .._render import text_table
-from ..errors import InvalidInputError
-from .models import SupplierInvoice
+from ..errors import (
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    InvalidInputError,
+    PermissionDeniedError,
+    ResponseValidationError,
+    UnexpectedRedirectError,
+)
+from .filters import _flag
+from .models import SupplierInvoice, converter
 
 __all__ = [
     "IDEMPOTENCY_NAMESPACE",
@@ -405,14 +417,11 @@ _INDEX_POINTER = re.compile(r"/supplier_invoices/(?P<index>\d+)(?:/|$)")
 def _error_from(data: Any) -> BulkItemError:
     if not isinstance(data, Mapping):
         return BulkItemError(code="unknown", detail=str(data))
-    source = data.get("source")
-    pointer = None
-    if isinstance(source, Mapping):
-        raw = source.get("pointer") or source.get("parameter")
-        pointer = str(raw) if raw is not None else None
-    detail = data.get("detail") or data.get("message") or data.get("title") or ""
+    pointer, parameter = qonto_error_source(data)
     return BulkItemError(
-        code=str(data.get("code") or "unknown"), detail=str(detail), pointer=pointer
+        code=str(data.get("code") or "unknown"),
+        detail=qonto_error_message(data),
+        pointer=pointer or parameter,
     )
 
 
@@ -479,3 +488,168 @@ def pair(
     if len(unmatched_errors) == len(waiting) == 1:
         outcome[waiting.pop().index] = unmatched_errors.pop()
     return outcome, left, unmatched_errors
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+async def create(
+    core: HTTPCore,
+    files: Iterable[FileInput],
+    *,
+    source: str | None,
+    meta: Mapping[str, Any] | None,
+    skip_attachment_matcher: bool,
+    timeout: TimeoutTypes | NotGiven,
+) -> BulkCreateResult:
+    """Send ``files`` in as few bulk requests as the limits allow and pair every input with
+    its outcome (what ``supplier_invoices.bulk_create`` does; see there)."""
+    inputs = validate_inputs(files)
+    common = top_level_parts(
+        validate_source(source),
+        validate_meta(meta),
+        _flag("skip_attachment_matcher", skip_attachment_matcher) == "true",
+    )
+    common_size = parts_size(common) + multipart_size([("x", (None, b""))])
+    budget = MAX_REQUEST_BYTES - common_size
+
+    outcome: dict[int, BulkItemResult] = {}
+    first_by_key: dict[str, int] = {}
+    duplicates: list[Prepared] = []
+    unmatched_invoices: list[SupplierInvoice] = []
+    unmatched_errors: list[BulkItemError] = []
+    requests = 0
+    fatal: APIError | None = None
+    chunk: list[Prepared] = []
+    chunk_size = 0
+
+    async def flush() -> None:
+        nonlocal requests, fatal, chunk, chunk_size
+        if not chunk:
+            return
+        sending, chunk, chunk_size = chunk, [], 0
+        if fatal is not None:
+            for p in sending:
+                outcome[p.index] = _item(p, _not_sent(fatal))
+            return
+        requests += 1
+        parts = [*common, *(part for p in sending for part in p.parts)]
+        try:
+            # Safe to repeat: every item carries its idempotency key, so the server
+            # answers a repeated item with the invoice it already created.
+            response = await core.request(
+                "POST",
+                "supplier_invoices/bulk",
+                files=parts,
+                timeout=timeout,
+                safe_to_repeat=True,
+            )
+            invoices, errors = _parse_bulk(response)
+        except APIError as exc:
+            if _stops_everything(exc):
+                fatal = exc
+            error = BulkItemError(code="request_failed", detail=str(exc), exception=exc)
+            for p in sending:
+                outcome[p.index] = _item(p, error)
+            return
+        paired, left_invoices, left_errors = pair(sending, invoices, errors)
+        unmatched_invoices.extend(left_invoices)
+        unmatched_errors.extend(left_errors)
+        for p in sending:
+            result = paired.get(p.index)
+            if result is None:
+                result = BulkItemError(
+                    code="missing_result",
+                    detail="the answer lists neither an invoice nor an error for this "
+                    "file; sending it again is safe (same idempotency key)",
+                )
+            outcome[p.index] = _item(p, result)
+
+    for index, item in enumerate(inputs):
+        prepared = prepare(index, item, budget)
+        if prepared.error is not None:
+            outcome[index] = _item(prepared, prepared.error)
+            continue
+        if prepared.key in first_by_key:
+            prepared.parts = []  # not sent: do not hold its content until the end
+            duplicates.append(prepared)
+            continue
+        first_by_key[prepared.key] = index
+        if chunk and (len(chunk) >= MAX_FILES_PER_REQUEST or chunk_size + prepared.size > budget):
+            await flush()
+        chunk.append(prepared)
+        chunk_size += prepared.size
+    await flush()
+
+    for p in duplicates:
+        first = outcome[first_by_key[p.key]]
+        outcome[p.index] = BulkItemResult(
+            index=p.index,
+            filename=p.filename,
+            idempotency_key=p.key,
+            invoice=first.invoice,
+            error=first.error,
+            duplicate_of=first.index,
+        )
+    return BulkCreateResult(
+        items=tuple(outcome[i] for i in range(len(inputs))),
+        requests=requests,
+        unmatched_invoices=tuple(unmatched_invoices),
+        unmatched_errors=tuple(unmatched_errors),
+    )
+
+
+def _parse_bulk(response: APIResponse) -> tuple[Sequence[SupplierInvoice], Sequence[Any]]:
+    data = response.data
+    if not isinstance(data, Mapping):
+        raise ResponseValidationError(
+            f"response from {response.method} {response.url} is not a bulk result",
+            errors=["expected an object @ $"],
+            body=response.text,
+            method=response.method,
+            url=response.url,
+            status_code=response.status_code,
+        )
+    raw_invoices = data.get("supplier_invoices") or []
+    raw_errors = data.get("errors") or []
+    invoices = structure(
+        converter,
+        raw_invoices,
+        tuple[SupplierInvoice, ...],
+        body=response.text,
+        method=response.method,
+        url=response.url,
+        what="list of SupplierInvoice",
+    )
+    if not isinstance(raw_errors, list):
+        raw_errors = [raw_errors]
+    return invoices, raw_errors
+
+
+def _stops_everything(exc: APIError) -> bool:
+    # Failures every later request would meet too: do not send the rest.
+    return isinstance(
+        exc,
+        (
+            AuthenticationError,
+            PermissionDeniedError,
+            UnexpectedRedirectError,
+            ResponseValidationError,
+        ),
+    ) or (isinstance(exc, APIStatusError) and exc.status_code == 429)
+
+
+def _not_sent(exc: APIError) -> BulkItemError:
+    return BulkItemError(
+        code="not_sent",
+        detail=f"not sent: an earlier bulk request failed with {type(exc).__name__}: {exc}",
+        exception=exc,
+    )
+
+
+def _item(p: Prepared, result: SupplierInvoice | BulkItemError) -> BulkItemResult:
+    if isinstance(result, SupplierInvoice):
+        return BulkItemResult(
+            index=p.index, filename=p.filename, idempotency_key=p.key, invoice=result
+        )
+    return BulkItemResult(index=p.index, filename=p.filename, idempotency_key=p.key, error=result)

@@ -8,12 +8,10 @@ again and the change is sent again only if it did not happen.
 
 from __future__ import annotations
 
-import re
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime, timezone
-from typing import Any, Literal, TypeAlias, TypeVar
-from urllib.parse import quote, urlsplit
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,17 +30,26 @@ from .._http.changes import send_confirmed
 from .._http.core import Sleep
 from ..errors import (
     APIError,
-    APIStatusError,
-    AuthenticationError,
     ConfigurationError,
     InvalidInputError,
-    PermissionDeniedError,
     ResponseValidationError,
-    UnexpectedRedirectError,
 )
-from ..money import Money
 from . import bulk as _bulk
 from .auth import ENV_STAGING_TOKEN, STAGING_TOKEN_HEADER, QontoAuth, TokenProvider, resolve_auth
+from .filters import (
+    ARRAY_FILTER_SUFFIX,
+    SORT_PROPERTIES,
+    DocumentTypeFilter,
+    DueDateFilter,
+    InvoiceRef,
+    PayableAmountFilter,
+    QueryField,
+    RelativeDateFilter,
+    StatusFilter,
+    _text,
+    list_params,
+    path_id,
+)
 from .models import SupplierInvoice, SupplierInvoiceAction, SupplierInvoiceStatus, converter
 from .pagination import AsyncPaginator, Page, parse_meta
 from .rules import QONTO_RULES, QontoRuleTable
@@ -63,53 +70,7 @@ __all__ = [
 PRODUCTION_BASE_URL = "https://thirdparty.qonto.com/v2/"
 SANDBOX_BASE_URL = "https://thirdparty-sandbox.staging.qonto.co/v2/"
 
-ARRAY_FILTER_SUFFIX = "[]"
-"""How a filter with several values is spelled on the wire: the one place to change it.
-
-Qonto's list page says a filter "provided multiple times is parsed as an array", which
-reads as ``filter[status]=a&filter[status]=b``; qontoctl, validated against the live API,
-sends ``filter[status][]=a&filter[status][]=b``, which is also the only form a Rails (Rack)
-server parses as an array (with repeated plain keys Rack keeps the last value, silently
-narrowing the filter). The library therefore sends the ``[]`` form. Set this to ``""`` for
-the repeated form.
-"""
-
-QUERY_FIELDS_SEPARATOR = ","
-"""``query_fields`` is one parameter; several fields are joined with this separator."""
-
-DueDateFilter: TypeAlias = Literal["past_and_today", "future", "missing_date"]
-RelativeDateFilter: TypeAlias = Literal[
-    "today", "yesterday", "this_week", "past_week", "this_month", "past_month"
-]
-DocumentTypeFilter: TypeAlias = Literal["duplicates", "non_financial_documents"]
-QueryField: TypeAlias = Literal["supplier_name", "amount", "file_name", "invoice_number"]
-PayableAmountFilter: TypeAlias = "str | tuple[Literal['lte', 'gte'], Money]"
-StatusFilter: TypeAlias = "SupplierInvoiceStatus | str | Iterable[SupplierInvoiceStatus | str]"
-InvoiceRef: TypeAlias = "SupplierInvoice | str | uuid.UUID"
-
-_DUE_DATES = frozenset({"past_and_today", "future", "missing_date"})
-_RELATIVE_DATES = frozenset(
-    {"today", "yesterday", "this_week", "past_week", "this_month", "past_month"}
-)
-_DOCUMENT_TYPES = frozenset({"duplicates", "non_financial_documents"})
-_QUERY_FIELDS = frozenset({"supplier_name", "amount", "file_name", "invoice_number"})
-SORT_PROPERTIES = frozenset(
-    {
-        "created_at",
-        "file_name",
-        "supplier_name",
-        "payment_date",
-        "due_date",
-        "scheduled_date",
-        "total_amount",
-        # Not in the list page's table, but Qonto's sync guide sorts by it.
-        "updated_at",
-    }
-)
-_PAYABLE_AMOUNT = re.compile(r"^(lte|gte):\d+(\.\d+)?:[A-Z]{3}$")
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-# ``\s`` is exactly ``str.isspace()`` (Unicode whitespace); then ASCII control characters.
-_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 _NON_JSON_HINT = (
     "Qonto's sandbox answers with an HTML login page (status 200) when the "
@@ -236,136 +197,6 @@ def _check_base_url(base_url: str) -> None:
         )
 
 
-def path_id(invoice: InvoiceRef, field: str = "invoice_id") -> str:
-    """Return an invoice id percent-encoded for a URL path, refusing anything path-like.
-
-    Args:
-        invoice: A `SupplierInvoice`, an id string or a `uuid.UUID`.
-        field: The argument name to report.
-
-    Raises:
-        InvalidInputError: Empty, whitespace, control characters, ``/``, ``\\``, ``?``,
-            ``#`` or ``..``: nothing is sent.
-    """
-    value: object = invoice.id if isinstance(invoice, SupplierInvoice) else invoice
-    if isinstance(value, uuid.UUID):
-        value = str(value)
-    if not isinstance(value, str):
-        raise InvalidInputError(
-            field, f"must be an id string, not {type(value).__name__}", value=value
-        )
-    if not value:
-        raise InvalidInputError(field, "must not be empty", value=value)
-    if _SPACE_OR_CONTROL.search(value) is not None:
-        raise InvalidInputError(
-            field, "must not contain whitespace or control characters", value=value
-        )
-    if any(ch in value for ch in "/\\?#") or ".." in value or value == ".":
-        raise InvalidInputError(
-            field,
-            "must not contain '/', '\\', '?', '#' or '..' (it goes in the URL path)",
-            value=value,
-        )
-    return quote(value, safe="")
-
-
-def _one_or_many(value: Any) -> list[Any]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        return [value]
-    return list(value)
-
-
-def _array(name: str, values: Sequence[str]) -> list[tuple[str, str]]:
-    return [(f"filter[{name}]{ARRAY_FILTER_SUFFIX}", v) for v in values]
-
-
-def _choice(field: str, value: Any, allowed: frozenset[str]) -> str:
-    if isinstance(value, str) and value in allowed:
-        return value
-    raise InvalidInputError(field, f"must be one of {', '.join(sorted(allowed))}", value=value)
-
-
-def _choices(field: str, value: Any, allowed: frozenset[str]) -> list[str]:
-    values = [_choice(field, v, allowed) for v in _one_or_many(value)]
-    if not values:
-        raise InvalidInputError(field, "must not be empty (pass None for no filter)", value=value)
-    return values
-
-
-def _rfc3339(field: str, value: Any) -> str:
-    if not isinstance(value, datetime):
-        raise InvalidInputError(field, "must be a datetime", value=value)
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidInputError(
-            field, "must be timezone-aware (a naive datetime is ambiguous)", value=value
-        )
-    utc = value.astimezone(timezone.utc)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return text + "Z"
-
-
-def _flag(field: str, value: Any) -> str:
-    if not isinstance(value, bool):
-        raise InvalidInputError(field, "must be True or False", value=value)
-    return "true" if value else "false"
-
-
-def _text(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(field, "must be a non-empty string", value=value)
-    return value
-
-
-def _status_values(value: Any) -> list[str]:
-    values = []
-    for v in _one_or_many(value):
-        if isinstance(v, SupplierInvoiceStatus):
-            values.append(v.value)
-        elif isinstance(v, str) and v.strip():
-            # Open enum: a status the library does not know yet may still be filtered on.
-            values.append(v)
-        else:
-            raise InvalidInputError("status", "must be statuses or status strings", value=v)
-    if not values:
-        raise InvalidInputError("status", "must not be empty (pass None for no filter)")
-    return values
-
-
-def _payable_amount(value: Any) -> str:
-    if isinstance(value, tuple) and len(value) == 2:
-        op, money = value
-        if op not in ("lte", "gte") or not isinstance(money, Money):
-            raise InvalidInputError(
-                "payable_amount", "expected ('lte' | 'gte', Money)", value=value
-            )
-        if money.amount < 0:
-            raise InvalidInputError("payable_amount", "must not be negative", value=value)
-        return f"{op}:{format(money.amount, 'f')}:{money.currency}"
-    if isinstance(value, str) and _PAYABLE_AMOUNT.match(value):
-        return value
-    raise InvalidInputError(
-        "payable_amount",
-        "expected 'lte:<amount>:<CUR>' / 'gte:<amount>:<CUR>' (e.g. 'lte:100.00:EUR') or "
-        "('lte' | 'gte', Money)",
-        value=value,
-    )
-
-
-def _sort_by(value: Any) -> str:
-    if isinstance(value, str):
-        prop, sep, direction = value.partition(":")
-        if sep and prop in SORT_PROPERTIES and direction in ("asc", "desc"):
-            return value
-    raise InvalidInputError(
-        "sort_by",
-        f"expected '<property>:asc' or '<property>:desc' with property one of "
-        f"{', '.join(sorted(SORT_PROPERTIES))}",
-        value=value,
-    )
-
-
 def _unwrap(data: Any, key: str) -> Any:
     if isinstance(data, Mapping) and "id" not in data and isinstance(data.get(key), Mapping):
         return data[key]
@@ -448,7 +279,7 @@ class SupplierInvoices(Resource):
         Raises:
             InvalidInputError: A filter value is refused (raised here, not on iteration).
         """
-        params = self._list_params(
+        params = list_params(
             status=status,
             due_date=due_date,
             attachment_id=attachment_id,
@@ -480,70 +311,6 @@ class SupplierInvoices(Resource):
             return _parse_page(response, page, per_page)
 
         return AsyncPaginator(fetch, key=_invoice_key)
-
-    @staticmethod
-    def _list_params(**f: Any) -> Sequence[tuple[str, str]]:
-        params: list[tuple[str, str]] = []
-        if f["status"] is not None:
-            params += _array("status", _status_values(f["status"]))
-        if f["due_date"] is not None:
-            values = _choices("due_date", f["due_date"], _DUE_DATES)
-            if isinstance(f["due_date"], str):
-                params.append(("filter[due_date]", values[0]))
-            else:
-                params += _array("due_date", values)
-        if f["attachment_id"] is not None:
-            if isinstance(f["attachment_id"], str):
-                params.append(("filter[attachment_id]", _text("attachment_id", f["attachment_id"])))
-            else:
-                ids = [_text("attachment_id", v) for v in f["attachment_id"]]
-                if not ids:
-                    raise InvalidInputError("attachment_id", "must not be empty")
-                params += _array("attachment_id", ids)
-        for name in ("created_at_from", "created_at_to", "updated_at_from", "updated_at_to"):
-            if f[name] is not None:
-                params.append((f"filter[{name}]", _rfc3339(name, f[name])))
-        for name in ("payment_date", "issue_date"):
-            if f[name] is not None:
-                params.append((f"filter[{name}]", _choice(name, f[name], _RELATIVE_DATES)))
-        if f["issue_date_from"] is not None:
-            value = f["issue_date_from"]
-            if not isinstance(value, date) or isinstance(value, datetime):
-                raise InvalidInputError("issue_date_from", "must be a date", value=value)
-            params.append(("filter[issue_date_from]", value.isoformat()))
-        for name in ("missing_data", "matched_transactions"):
-            if f[name] is not None:
-                params.append((f"filter[{name}]", _flag(name, f[name])))
-        if f["document_type"] is not None:
-            values = _choices("document_type", f["document_type"], _DOCUMENT_TYPES)
-            if isinstance(f["document_type"], str):
-                params.append(("filter[document_type]", values[0]))
-            else:
-                params += _array("document_type", values)
-        if f["approver_id"] is not None:
-            ids = [_text("approver_id", v) for v in _one_or_many(f["approver_id"])]
-            if not ids:
-                raise InvalidInputError("approver_id", "must not be empty")
-            params += _array("approver_id", ids)
-        if f["exclude_credit_notes"] is not None:
-            params.append(
-                (
-                    "filter[exclude_credit_notes]",
-                    _flag("exclude_credit_notes", f["exclude_credit_notes"]),
-                )
-            )
-        if f["payable_amount"] is not None:
-            params.append(("filter[payable_amount]", _payable_amount(f["payable_amount"])))
-        if f["query"] is not None:
-            params.append(("query", _text("query", f["query"])))
-        if f["query_fields"] is not None:
-            if f["query"] is None:
-                raise InvalidInputError("query_fields", "has no effect without query=")
-            fields = _choices("query_fields", f["query_fields"], _QUERY_FIELDS)
-            params.append(("query_fields", QUERY_FIELDS_SEPARATOR.join(fields)))
-        if f["sort_by"] is not None:
-            params.append(("sort_by", _sort_by(f["sort_by"])))
-        return params
 
     async def get(
         self, invoice: InvoiceRef, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
@@ -714,100 +481,13 @@ class SupplierInvoices(Resource):
                 nothing was sent. (Files that are too large or unreadable are error
                 items, not exceptions.)
         """
-        inputs = _bulk.validate_inputs(files)
-        common = _bulk.top_level_parts(
-            _bulk.validate_source(source),
-            _bulk.validate_meta(meta),
-            _flag("skip_attachment_matcher", skip_attachment_matcher) == "true",
-        )
-        common_size = _bulk.parts_size(common) + _bulk.multipart_size([("x", (None, b""))])
-        budget = _bulk.MAX_REQUEST_BYTES - common_size
-
-        outcome: dict[int, _bulk.BulkItemResult] = {}
-        first_by_key: dict[str, int] = {}
-        duplicates: list[_bulk.Prepared] = []
-        unmatched_invoices: list[SupplierInvoice] = []
-        unmatched_errors: list[_bulk.BulkItemError] = []
-        requests = 0
-        fatal: APIError | None = None
-        chunk: list[_bulk.Prepared] = []
-        chunk_size = 0
-
-        async def flush() -> None:
-            nonlocal requests, fatal, chunk, chunk_size
-            if not chunk:
-                return
-            sending, chunk, chunk_size = chunk, [], 0
-            if fatal is not None:
-                for p in sending:
-                    outcome[p.index] = _item(p, _not_sent(fatal))
-                return
-            requests += 1
-            parts = [*common, *(part for p in sending for part in p.parts)]
-            try:
-                # Safe to repeat: every item carries its idempotency key, so the server
-                # answers a repeated item with the invoice it already created.
-                response = await self._core.request(
-                    "POST",
-                    "supplier_invoices/bulk",
-                    files=parts,
-                    timeout=timeout,
-                    safe_to_repeat=True,
-                )
-                invoices, errors = _parse_bulk(response)
-            except APIError as exc:
-                if _stops_everything(exc):
-                    fatal = exc
-                error = _bulk.BulkItemError(code="request_failed", detail=str(exc), exception=exc)
-                for p in sending:
-                    outcome[p.index] = _item(p, error)
-                return
-            paired, left_invoices, left_errors = _bulk.pair(sending, invoices, errors)
-            unmatched_invoices.extend(left_invoices)
-            unmatched_errors.extend(left_errors)
-            for p in sending:
-                result = paired.get(p.index)
-                if result is None:
-                    result = _bulk.BulkItemError(
-                        code="missing_result",
-                        detail="the answer lists neither an invoice nor an error for this "
-                        "file; sending it again is safe (same idempotency key)",
-                    )
-                outcome[p.index] = _item(p, result)
-
-        for index, item in enumerate(inputs):
-            prepared = _bulk.prepare(index, item, budget)
-            if prepared.error is not None:
-                outcome[index] = _item(prepared, prepared.error)
-                continue
-            if prepared.key in first_by_key:
-                prepared.parts = []  # not sent: do not hold its content until the end
-                duplicates.append(prepared)
-                continue
-            first_by_key[prepared.key] = index
-            if chunk and (
-                len(chunk) >= _bulk.MAX_FILES_PER_REQUEST or chunk_size + prepared.size > budget
-            ):
-                await flush()
-            chunk.append(prepared)
-            chunk_size += prepared.size
-        await flush()
-
-        for p in duplicates:
-            first = outcome[first_by_key[p.key]]
-            outcome[p.index] = _bulk.BulkItemResult(
-                index=p.index,
-                filename=p.filename,
-                idempotency_key=p.key,
-                invoice=first.invoice,
-                error=first.error,
-                duplicate_of=first.index,
-            )
-        return _bulk.BulkCreateResult(
-            items=tuple(outcome[i] for i in range(len(inputs))),
-            requests=requests,
-            unmatched_invoices=tuple(unmatched_invoices),
-            unmatched_errors=tuple(unmatched_errors),
+        return await _bulk.create(
+            self._core,
+            files,
+            source=source,
+            meta=meta,
+            skip_attachment_matcher=skip_attachment_matcher,
+            timeout=timeout,
         )
 
     # -- internals ---------------------------------------------------------------------
@@ -920,61 +600,3 @@ def _parse_page(response: APIResponse, page: int, per_page: int) -> Page[Supplie
         what="list of SupplierInvoice",
     )
     return Page(items=items, meta=meta, page=page)
-
-
-def _parse_bulk(response: APIResponse) -> tuple[Sequence[SupplierInvoice], Sequence[Any]]:
-    data = response.data
-    if not isinstance(data, Mapping):
-        raise ResponseValidationError(
-            f"response from {response.method} {response.url} is not a bulk result",
-            errors=["expected an object @ $"],
-            body=response.text,
-            method=response.method,
-            url=response.url,
-            status_code=response.status_code,
-        )
-    raw_invoices = data.get("supplier_invoices") or []
-    raw_errors = data.get("errors") or []
-    invoices = structure(
-        converter,
-        raw_invoices,
-        tuple[SupplierInvoice, ...],
-        body=response.text,
-        method=response.method,
-        url=response.url,
-        what="list of SupplierInvoice",
-    )
-    if not isinstance(raw_errors, list):
-        raw_errors = [raw_errors]
-    return invoices, raw_errors
-
-
-def _stops_everything(exc: APIError) -> bool:
-    # Failures every later request would meet too: do not send the rest.
-    return isinstance(
-        exc,
-        (
-            AuthenticationError,
-            PermissionDeniedError,
-            UnexpectedRedirectError,
-            ResponseValidationError,
-        ),
-    ) or (isinstance(exc, APIStatusError) and exc.status_code == 429)
-
-
-def _not_sent(exc: APIError) -> _bulk.BulkItemError:
-    return _bulk.BulkItemError(
-        code="not_sent",
-        detail=f"not sent: an earlier bulk request failed with {type(exc).__name__}: {exc}",
-        exception=exc,
-    )
-
-
-def _item(p: _bulk.Prepared, result: SupplierInvoice | _bulk.BulkItemError) -> _bulk.BulkItemResult:
-    if isinstance(result, SupplierInvoice):
-        return _bulk.BulkItemResult(
-            index=p.index, filename=p.filename, idempotency_key=p.key, invoice=result
-        )
-    return _bulk.BulkItemResult(
-        index=p.index, filename=p.filename, idempotency_key=p.key, error=result
-    )

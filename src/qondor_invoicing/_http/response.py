@@ -1,0 +1,214 @@
+"""What comes back: a decoded 2xx answer (`APIResponse`) or the typed error for a failure."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import attrs
+import httpx
+
+from ..errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+    ResponseValidationError,
+    UnexpectedRedirectError,
+    status_error_class,
+)
+from .error_body import parse_error_body
+from .retry import parse_retry_after
+
+__all__ = ["APIResponse", "connection_error", "decode_success", "request_id", "status_error"]
+
+_REQUEST_ID_HEADERS: Final = (
+    "x-request-id",
+    "request-id",
+    "x-ms-request-id",
+    "apim-request-id",
+    "x-correlation-id",
+)
+_REQUEST_ID_SET: Final = frozenset(_REQUEST_ID_HEADERS)
+
+
+@attrs.frozen(kw_only=True)
+class APIResponse:
+    """A successful response with its decoded JSON body.
+
+    Attributes:
+        status_code: The HTTP status (2xx).
+        data: The decoded JSON body, or ``None`` for an empty body.
+        text: The body as text.
+        headers: The response headers.
+        request_id: The request id the server or gateway assigned, if any.
+        method: The request method.
+        url: The request URL.
+        elapsed: Seconds from sending the request to reading the whole response.
+        attempts: How many attempts it took.
+    """
+
+    status_code: int
+    data: Any
+    text: str = attrs.field(repr=False)
+    headers: httpx.Headers = attrs.field(repr=False)
+    request_id: str | None
+    method: str
+    url: str
+    elapsed: float
+    attempts: int
+
+
+def decode_success(
+    response: httpx.Response,
+    method: str,
+    url: str,
+    request_id: str | None,
+    allow_empty: bool,
+    started: float,
+    attempts: int,
+    *,
+    redact: Callable[[str], str],
+    non_json_hint: str | None,
+) -> APIResponse:
+    """Decode a 2xx answer's JSON body into an `APIResponse` (see `HTTPCore.request`)."""
+    content = response.content
+    content_type = response.headers.get("content-type", "")
+    data: Any = None
+    text = ""
+    if not content or content.isspace():
+        text = response.text
+        if not allow_empty:
+            raise ResponseValidationError(
+                f"{method} {url} answered {response.status_code} with an empty body "
+                "where JSON was expected",
+                body="",
+                method=method,
+                url=url,
+                status_code=response.status_code,
+                content_type=content_type,
+            )
+    else:
+        first = content[:1]
+        if first.isspace():
+            first = content.lstrip()[:1]
+        looks_html = first == b"<" or "html" in content_type.lower()
+        invalid_json = False
+        try:
+            # What json.loads(bytes) does, keeping the text: JSON is UTF-8 (or UTF-16/32,
+            # told by its first bytes), whatever charset the header names. This skips
+            # httpx's charset sniffing, which costs more than the decoding itself.
+            text = content.decode(json.detect_encoding(content), "surrogatepass")
+            data = None if looks_html else json.loads(text)
+        except ValueError:  # UnicodeDecodeError included
+            looks_html = invalid_json = True
+        if looks_html:
+            text = redact(response.text)
+            kind = content_type or "an unknown content type"
+            if invalid_json and "json" in content_type.lower():
+                kind = f"a body that is not valid JSON ({content_type})"
+            message = (
+                f"{method} {url} answered {response.status_code} with {kind} "
+                "where JSON was expected"
+            )
+            if non_json_hint:
+                message = f"{message}. {non_json_hint}"
+            raise ResponseValidationError(
+                message,
+                body=text,
+                method=method,
+                url=url,
+                status_code=response.status_code,
+                content_type=content_type,
+            )
+    return APIResponse(
+        status_code=response.status_code,
+        data=data,
+        text=text,
+        headers=response.headers,
+        request_id=request_id,
+        method=method,
+        url=url,
+        elapsed=time.perf_counter() - started,
+        attempts=attempts,
+    )
+
+
+def status_error(
+    response: httpx.Response,
+    method: str,
+    url: str,
+    request_id: str | None,
+    *,
+    redact: Callable[[str], str],
+) -> APIStatusError:
+    """Build the typed error for a non-2xx answer, its body parsed and scrubbed."""
+    status = response.status_code
+    body = parse_error_body(response.text, response.headers.get("content-type"), redact=redact)
+    request_id = request_id or body.trace_id
+    cls = status_error_class(status)
+    reason = response.reason_phrase or ""
+    summary = body.summary()
+    message = f"{method} {url} -> {status} {reason}".rstrip()
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "method": method,
+        "url": url,
+        "request_id": request_id,
+        "body": body,
+        "headers": response.headers,
+    }
+    if cls is UnexpectedRedirectError:
+        location = response.headers.get("location")
+        message += f": redirect to {location or '(no Location)'} not followed"
+        return UnexpectedRedirectError(message, location=location, **kwargs)
+    if summary:
+        message += f": {summary}"
+    if request_id:
+        message += f" (request id {request_id})"
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=parse_retry_after(response.headers), **kwargs)
+    return cls(message, **kwargs)
+
+
+def connection_error(
+    exc: httpx.RequestError, method: str, url: str, *, redact: Callable[[str], str]
+) -> APIConnectionError:
+    """Build the error for a request that did not complete."""
+    # A connection that was never opened (or a pool slot never obtained) means the
+    # server cannot have seen the request; anything later is ambiguous.
+    not_sent = isinstance(
+        exc,
+        (
+            httpx.ConnectError,
+            httpx.ConnectTimeout,
+            httpx.PoolTimeout,
+            httpx.UnsupportedProtocol,
+        ),
+    )
+    detail = redact(str(exc)) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(
+            f"{method} {url} timed out ({type(exc).__name__}: {detail})",
+            method=method,
+            url=url,
+            request_sent=not not_sent,
+        )
+    return APIConnectionError(
+        f"{method} {url} failed: {type(exc).__name__}: {detail}",
+        method=method,
+        url=url,
+        request_sent=not not_sent,
+    )
+
+
+def request_id(headers: httpx.Headers) -> str | None:
+    # One pass to see which are present: each ``headers.get`` scans every header.
+    present = {k for k, v in headers.multi_items() if v and k in _REQUEST_ID_SET}
+    for name in _REQUEST_ID_HEADERS:
+        if name in present:
+            value: str = headers[name]  # repeated headers joined, as ``get`` does
+            return value
+    return None
