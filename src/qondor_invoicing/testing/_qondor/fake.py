@@ -24,167 +24,30 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, Literal
 
-import attrs
 import httpx
 
-from .._convert import parse_date
-from ..qondor.client import MAX_FAILURE_MESSAGE_LENGTH
-from ..qondor.models import InvoiceAction, InvoiceKind, InvoiceState
-from ..qondor.rules import QONDOR_RULES, QondorRuleTable
-from ._server import FakeAPI, FakeRequest, FakeResponse, Faults
+from ..._convert import parse_date
+from ...qondor.client import _KEY_HEADER, MAX_FAILURE_MESSAGE_LENGTH
+from ...qondor.models import InvoiceAction, InvoiceKind, InvoiceState
+from ...qondor.rules import QONDOR_RULES, QondorRuleTable
+from .._server import FakeAPI, FakeRequest, FakeResponse, Faults
+from .._shared import verb
+from .generation import PaymentFactory, totals
+from .state import KIND_WIRE, STATE_WIRE, InvoiceTransition, StoredInvoice, encode
 
-__all__ = ["FakeQondor", "InvoiceTransition", "StoredInvoice"]
+__all__ = ["FakeQondor"]
 
-#: The fake's wire encoding of kinds: integer + ``invoiceTypeText``.
-KIND_WIRE: Final[Mapping[InvoiceKind, tuple[int, str]]] = {
-    InvoiceKind.INVOICE_SPECIFICATION: (1, "InvoiceSpecification"),
-    InvoiceKind.CREDIT_CARD_PAYMENT: (2, "CreditCardPayment"),
-    InvoiceKind.CREDIT_NOTE: (3, "CreditNote"),
-    # A kind the client's default resolver does not know, for tests of strict mode.
-    InvoiceKind.UNKNOWN: (9, "GiftCard"),
-}
-#: The fake's wire encoding of states: integer + ``statusText``.
-STATE_WIRE: Final[Mapping[InvoiceState, tuple[int, str]]] = {
-    InvoiceState.UNPROCESSED: (0, "Unprocessed"),
-    InvoiceState.PROCESSED: (1, "Processed"),
-    InvoiceState.FAILED: (2, "Failed"),
-    InvoiceState.PAID: (3, "Paid"),
-}
 _CONTROLLED_KEYS: Final = frozenset(
     {"id", "status", "statusText", "externalReference", "failureMessage", "paidDate"}
 )
-_KEY_HEADER: Final = "Ocp-Apim-Subscription-Key"
 _VALIDATION_TYPE: Final = "https://tools.ietf.org/html/rfc9110#section-15.5.1"
 _BUSINESS_TYPE: Final = "https://tools.ietf.org/html/rfc7231#section-6.5.1"
 _NOT_FOUND_TYPE: Final = "https://tools.ietf.org/html/rfc9110#section-15.5.5"
 _VALIDATION_TITLE: Final = "One or more validation errors occurred."
-_CENT: Final = Decimal("0.01")
-
-
-@attrs.frozen(kw_only=True)
-class InvoiceTransition:
-    """One state change the fake applied.
-
-    Attributes:
-        action: The action.
-        from_state: The state before.
-        to_state: The state after (the same for an accepted no-op).
-        body: The request body as received.
-    """
-
-    action: InvoiceAction
-    from_state: InvoiceState
-    to_state: InvoiceState
-    body: Mapping[str, Any]
-
-
-@attrs.define(kw_only=True)
-class StoredInvoice:
-    """A payment as the fake stores it.
-
-    Attributes:
-        id: The payment id.
-        kind: Its kind (the wire shows ``invoiceType``/``invoiceTypeText``).
-        state: Its state (the wire shows ``status``/``statusText``).
-        external_reference: Set by SetAsProcessed.
-        failure_message: Set by SetAsFailed.
-        paid_date: Set by SetAsPaid.
-        payload: Every other wire field (customer, lines, totals, ...), camelCase.
-        history: Every transition applied through the API, in order.
-    """
-
-    id: int
-    kind: InvoiceKind
-    state: InvoiceState
-    external_reference: str | None = None
-    failure_message: str | None = None
-    paid_date: date | None = None
-    payload: dict[str, Any] = attrs.field(factory=dict)
-    history: list[InvoiceTransition] = attrs.field(factory=list)
-
-
-# -- seed data -------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class _Article:
-    code: str
-    description: str
-    category: str
-    vat_rate: int
-    unit_price: Decimal
-    account: str
-
-
-_ARTICLES: Final = (
-    _Article("ROOM-DLX", "Deluxe double room", "Accommodation", 12, Decimal("1890.00"), "3020"),
-    _Article("ROOM-STD", "Standard single room", "Accommodation", 12, Decimal("1450.00"), "3020"),
-    _Article("CONF-DAY", "Conference day package", "Conference", 25, Decimal("795.00"), "3000"),
-    _Article(
-        "CONF-ROOM", "Plenary room hire, full day", "Conference", 25, Decimal("12500"), "3000"
-    ),
-    _Article("DINNER-3C", "Three-course dinner", "Food and beverage", 15, Decimal("695"), "3010"),
-    _Article("LUNCH-BUF", "Lunch buffet", "Food and beverage", 15, Decimal("325.00"), "3010"),
-    _Article("BUS-AIRPORT", "Bus transfer airport-hotel", "Transport", 12, Decimal("350"), "3020"),
-    _Article("AV-TECH", "AV equipment and technician", "Equipment", 25, Decimal("8900"), "3000"),
-    _Article("ACT-RIB", "RIB safari on the fjord", "Activities", 25, Decimal("1150.00"), "3000"),
-    _Article("VENUE-CPH", "Venue hire, Copenhagen", "Venue abroad", 0, Decimal("24000"), "3100"),
-)
-_CUSTOMERS: Final = (
-    (301, "10045", "Acme Corp AS", "CUST-999", "987654321"),
-    (302, "10046", "Nordlys Konferanse AS", "CUST-1002", "912345678"),
-    (303, "10047", "Fjord Pharma ASA", "CUST-1003", "923456789"),
-    (304, "10048", "Bergen Tech Forum", "CUST-1004", "934567890"),
-    (305, "10049", "Norsk Medisinsk Selskap", "CUST-1005", "945678901"),
-    (306, "10050", "Vestland Energi AS", "CUST-1006", "956789012"),
-)
-_CARD_PAYERS: Final = ("Kari Nordmann", "Ola Hansen", "Ingrid Berg", "Lars Johansen")
-_FAILURE_MESSAGES: Final = (
-    "Article code 'ROOM-DLX' not found in finance system",
-    "Customer 'Acme Corp' (ref: CUST-999) not found",
-    "VAT rate 12% not configured for product category 'Accommodation'",
-)
-
-
-def _money(value: Decimal) -> float:
-    # C# decimals serialise as JSON numbers; a float carries two decimals exactly enough.
-    return float(value.quantize(_CENT, rounding=ROUND_HALF_UP))
-
-
-def _line(article: _Article, quantity: int, sign: int = 1) -> dict[str, Any]:
-    excl = (article.unit_price * quantity * sign).quantize(_CENT, rounding=ROUND_HALF_UP)
-    vat = (excl * article.vat_rate / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
-    return {
-        "description": article.description,
-        "articleCode": article.code,
-        "articleCategory": article.category,
-        "quantity": quantity,
-        "unitPrice": _money(article.unit_price),
-        "amountExclVat": _money(excl),
-        "vatRate": article.vat_rate,
-        "vatAmount": _money(vat),
-        "amountInclVat": _money(excl + vat),
-        "accountCode": article.account,
-    }
-
-
-def _totals(lines: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    def total(key: str) -> Decimal:
-        return sum(
-            (Decimal(repr(line[key])) for line in lines if isinstance(line.get(key), (int, float))),
-            Decimal(0),
-        )
-
-    return {
-        "totalExclVat": _money(total("amountExclVat")),
-        "totalVat": _money(total("vatAmount")),
-        "totalInclVat": _money(total("amountInclVat")),
-    }
 
 
 def _problem(
@@ -251,7 +114,7 @@ class FakeQondor(FakeAPI):
         self.put_response = put_response
         self.invoices: dict[int, StoredInvoice] = {}
         self._next_id = 12345
-        self._rng = random.Random(0)
+        self._factory = PaymentFactory()
         self._ids = random.Random(1)
         self.add_route(
             "GET", r".*/Invoice/GetAllUnprocessedInvoices", self._list, state_change=False
@@ -301,17 +164,17 @@ class FakeQondor(FakeAPI):
         """
         with self.lock:
             invoice_id = self._take_id(id)
-            payload = self._generate(invoice_id, kind, state)
+            payload = self._factory.generate(invoice_id, kind, self.invoices.values())
             if "lines" in fields and not {"totalExclVat", "totalVat", "totalInclVat"} & set(fields):
                 lines = fields["lines"]
                 if isinstance(lines, list):
-                    payload.update(_totals([x for x in lines if isinstance(x, Mapping)]))
+                    payload.update(totals([x for x in lines if isinstance(x, Mapping)]))
             payload.update({k: v for k, v in fields.items() if k not in _CONTROLLED_KEYS})
             if state in (InvoiceState.PROCESSED, InvoiceState.PAID) and external_reference is None:
                 year = str(payload.get("issueDate", "2024"))[:4]
                 external_reference = f"FIN-{year}-{invoice_id % 100000:05d}"
             if state is InvoiceState.FAILED and failure_message is None:
-                failure_message = self._rng.choice(_FAILURE_MESSAGES)
+                failure_message = self._factory.failure_message()
             if state is InvoiceState.PAID and paid_date is None:
                 paid_date = date.fromisoformat(payload["dueDate"]) - timedelta(days=2)
             self.invoices[invoice_id] = StoredInvoice(
@@ -340,23 +203,18 @@ class FakeQondor(FakeAPI):
         Returns:
             The new ids, in order.
         """
-        rng = random.Random(random_seed)
         ids: list[int] = []
-        with self.lock:
-            saved, self._rng = self._rng, rng
-            try:
-                for n in range(count):
-                    if n < 3:
-                        kind = list(KIND_WIRE)[n]
-                        state = InvoiceState.UNPROCESSED
-                    else:
-                        kind = rng.choices(list(KIND_WIRE)[:3], weights=(60, 25, 15))[0]
-                        state = rng.choices(list(STATE_WIRE), weights=(70, 15, 7, 8))[0]
-                        if kind is InvoiceKind.CREDIT_CARD_PAYMENT and state is InvoiceState.PAID:
-                            state = InvoiceState.PROCESSED
-                    ids.append(self.add_invoice(kind=kind, state=state))
-            finally:
-                self._rng = saved
+        with self.lock, self._factory.seeded(random_seed) as rng:
+            for n in range(count):
+                if n < 3:
+                    kind = list(KIND_WIRE)[n]
+                    state = InvoiceState.UNPROCESSED
+                else:
+                    kind = rng.choices(list(KIND_WIRE)[:3], weights=(60, 25, 15))[0]
+                    state = rng.choices(list(STATE_WIRE), weights=(70, 15, 7, 8))[0]
+                    if kind is InvoiceKind.CREDIT_CARD_PAYMENT and state is InvoiceState.PAID:
+                        state = InvoiceState.PROCESSED
+                ids.append(self.add_invoice(kind=kind, state=state))
         return ids
 
     def wire(self, invoice_id: int) -> dict[str, Any]:
@@ -366,23 +224,7 @@ class FakeQondor(FakeAPI):
             KeyError: No such payment.
         """
         with self.lock:
-            stored = self.invoices[invoice_id]
-            kind_code, kind_text = KIND_WIRE[stored.kind]
-            state_code, state_text = STATE_WIRE[stored.state]
-            body: dict[str, Any] = {
-                "id": stored.id,
-                "invoiceType": kind_code,
-                "invoiceTypeText": kind_text,
-            }
-            body.update(stored.payload)
-            body.update(
-                status=state_code,
-                statusText=state_text,
-                externalReference=stored.external_reference,
-                failureMessage=stored.failure_message,
-                paidDate=stored.paid_date.isoformat() if stored.paid_date else None,
-            )
-            return body
+            return encode(self.invoices[invoice_id])
 
     def states(self) -> dict[int, InvoiceState]:
         """Every payment's current state, by id."""
@@ -570,7 +412,7 @@ class FakeQondor(FakeAPI):
         reason = self.rules.refusal(action, stored.state, stored.kind, strict=False)
         if reason is not None:
             return self._bad_request(
-                {"InvoiceId": [f"Invoice {stored.id} cannot be {_verb(action)}: {reason}."]},
+                {"InvoiceId": [f"Invoice {stored.id} cannot be {verb(action)}: {reason}."]},
                 business=True,
                 refused=True,
             )
@@ -585,8 +427,6 @@ class FakeQondor(FakeAPI):
             return FakeResponse(body=self.wire(stored.id))
         return FakeResponse(status=200)
 
-    # -- generation ----------------------------------------------------------------------
-
     def _take_id(self, requested: int | None) -> int:
         if requested is None:
             while self._next_id in self.invoices:
@@ -599,92 +439,6 @@ class FakeQondor(FakeAPI):
             raise ValueError(f"invoice {requested} already exists")
         return requested
 
-    def _generate(self, invoice_id: int, kind: InvoiceKind, state: InvoiceState) -> dict[str, Any]:
-        rng = self._rng
-        issued = date(2024, 1, 8) + timedelta(days=rng.randrange(0, 330))
-        project_id = 4000 + rng.randrange(1, 400)
-        payload: dict[str, Any] = {
-            "invoiceNumber": str(100000 + invoice_id % 100000),
-            "projectId": project_id,
-            "projectNo": f"P-{issued.year}-{project_id % 1000:04d}",
-        }
-        credited: StoredInvoice | None = None
-        if kind is InvoiceKind.CREDIT_CARD_PAYMENT:
-            payer = rng.choice(_CARD_PAYERS)
-            # The booker paid by card through a registration form: a person, not a customer
-            # record with a number.
-            payload["customer"] = {
-                "name": payer,
-                "email": payer.lower().replace(" ", ".") + "@example.no",
-            }
-            articles = rng.sample(
-                [a for a in _ARTICLES if a.category in ("Conference", "Food and beverage")], k=2
-            )
-            lines = [_line(a, rng.randrange(1, 3)) for a in articles]
-            due = issued
-        else:
-            cid, number, name, ref, org = rng.choice(_CUSTOMERS)
-            payload["customer"] = {
-                "id": cid,
-                "customerNumber": number,
-                "name": name,
-                "externalReference": ref,
-                "organisationNumber": org,
-                "vatNumber": f"NO{org}MVA",
-                "email": f"invoice@{name.split()[0].lower()}.no",
-            }
-            if kind is InvoiceKind.CREDIT_NOTE:
-                originals = [
-                    s
-                    for s in self.invoices.values()
-                    if s.kind is InvoiceKind.INVOICE_SPECIFICATION and s.id != invoice_id
-                ]
-                credited = originals[-1] if originals else None
-            if credited is not None:
-                payload["customer"] = dict(credited.payload.get("customer") or payload["customer"])
-                payload["projectId"] = credited.payload.get("projectId", project_id)
-                payload["projectNo"] = credited.payload.get("projectNo", payload["projectNo"])
-                original_lines = [
-                    line for line in credited.payload.get("lines", []) if isinstance(line, Mapping)
-                ]
-                # A credit note cancels the original, line by line, with negative amounts.
-                lines = [
-                    _line(_article(line), int(line.get("quantity") or 1), sign=-1)
-                    for line in original_lines
-                ]
-                issued = max(issued, date.fromisoformat(credited.payload["issueDate"]))
-            else:
-                articles = rng.sample(_ARTICLES, k=rng.randrange(1, 5))
-                lines = [_line(a, rng.randrange(1, 41)) for a in articles]
-                if kind is InvoiceKind.CREDIT_NOTE:
-                    lines = [_line(_article(line), int(line["quantity"]), -1) for line in lines]
-            due = issued + timedelta(days=14)
-        payload.update(
-            currency="NOK",
-            currencyCode=578,
-            issueDate=issued.isoformat(),
-            dueDate=due.isoformat(),
-            creditedInvoiceId=credited.id if credited is not None else None,
-            lines=lines,
-            **_totals(lines),
-        )
-        return payload
-
-
-def _article(line: Mapping[str, Any]) -> _Article:
-    code = line.get("articleCode")
-    for article in _ARTICLES:
-        if article.code == code:
-            return article
-    return _Article(
-        str(code),
-        str(line.get("description") or code),
-        str(line.get("articleCategory") or ""),
-        int(line.get("vatRate") or 0),
-        Decimal(repr(line.get("unitPrice") or 0)),
-        str(line.get("accountCode") or ""),
-    )
-
 
 def _parse_wire_date(value: Any) -> date | None:
     # What System.Text.Json accepts for a DateTime: ISO 8601 dates and datetimes.
@@ -696,12 +450,3 @@ def _parse_wire_date(value: Any) -> date | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
     except ValueError:
         return None
-
-
-def _verb(action: InvoiceAction) -> str:
-    return {
-        InvoiceAction.SET_AS_PROCESSED: "set as processed",
-        InvoiceAction.SET_AS_FAILED: "set as failed",
-        InvoiceAction.SET_AS_PAID: "set as paid",
-        InvoiceAction.SET_AS_UNPROCESSED: "set as unprocessed",
-    }[action]
