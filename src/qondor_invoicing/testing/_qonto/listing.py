@@ -1,6 +1,6 @@
 """The Qonto fake's list route: filters, sorting and pages of supplier invoices.
 
-The accepted values are the client's own (`qonto.client`): what the client refuses to
+The accepted values are the client's own (`qonto.filters`): what the client refuses to
 send, the fake refuses to answer, so the two cannot drift apart.
 """
 
@@ -14,8 +14,8 @@ from typing import Any, Final, get_args
 
 import httpx
 
-from ...qonto.client import (
-    _PAYABLE_AMOUNT,
+from ...qonto.filters import (
+    PAYABLE_AMOUNT,
     SORT_PROPERTIES,
     DocumentTypeFilter,
     DueDateFilter,
@@ -190,7 +190,7 @@ def _checks(params: httpx.QueryParams, today: Callable[[], date]) -> list[Check]
         )
     payable = single("payable_amount")
     if payable is not None:
-        if _PAYABLE_AMOUNT.fullmatch(payable) is None:
+        if PAYABLE_AMOUNT.fullmatch(payable) is None:
             return errors(
                 400,
                 error(
