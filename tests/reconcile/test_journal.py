@@ -311,3 +311,140 @@ async def test_sqlite_refuses_newer_schema(tmp_path: Path) -> None:
 def test_sqlite_rejects_bad_synchronous(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="synchronous"):
         SqliteJournal(tmp_path / "j.db", synchronous="OFF")
+
+
+# -- fencing tokens ---------------------------------------------------------------------------
+
+
+async def test_fencing_tokens_grow_and_fence_every_write(journal: Journal, clock: Clock) -> None:
+    first = await journal.claim("1", "w1", 10)
+    assert first is not None
+    renewed = await journal.claim("1", "w1", 10)
+    assert renewed is not None
+    assert renewed.token == first.token
+    other = await journal.claim("2", "w1", 10)
+    assert other is not None
+    assert other.token > first.token
+    clock.now += 11
+    taken = await journal.claim("1", "w2", 10)
+    assert taken is not None
+    assert taken.token > other.token
+    (event,) = await journal.history("1")
+    assert event.detail == f"lease of 'w1' expired (token {first.token} -> {taken.token})"
+    # The old holder: every fenced call refused.
+    with pytest.raises(LeaseLostError, match="held by 'w2'"):
+        await journal.record_intent(
+            "1", JournalAction.BOOK, owner="w1", invoice_id=1, token=first.token
+        )
+    for call in (journal.check(first), journal.renew(first, 10)):
+        with pytest.raises(LeaseLostError):
+            await call
+    # The new one: its token is current; a wrong token is refused, even under its own name.
+    await journal.record_intent(
+        "1", JournalAction.BOOK, owner="w2", invoice_id=1, token=taken.token
+    )
+    with pytest.raises(LeaseLostError, match="no longer current"):
+        await journal.record_reference("1", "FIN-1", owner="w2", token=taken.token - 1)
+    await journal.release("1", "w2", token=taken.token - 1)  # not this claim: kept
+    assert await journal.claim("1", "w3", 10) is None
+    await journal.release("1", "w2", token=taken.token)
+    again = await journal.claim("1", "w2", 10)
+    assert again is not None
+    assert again.token > taken.token
+    with pytest.raises(LeaseLostError, match="no longer current"):
+        await journal.record_error("1", "late", owner="w2", token=taken.token)
+    entry = await journal.get("1")
+    assert entry is not None
+    assert entry.external_reference is None
+    assert entry.last_error is None
+
+
+async def test_check_wants_a_safety_margin_and_renew_restores_it(
+    journal: Journal, clock: Clock
+) -> None:
+    lease = await journal.claim("1", "w1", 10)
+    assert lease is not None
+    assert (await journal.check(lease, margin=5)).expires_at == lease.expires_at
+    clock.now += 6
+    with pytest.raises(LeaseLostError, match="less than the safety margin") as info:
+        await journal.check(lease, margin=5)
+    assert info.value.holder == "w1"
+    renewed = await journal.renew(lease, 10)
+    assert (renewed.token, renewed.expires_at) == (lease.token, clock.now + 10)
+    await journal.check(renewed, margin=5)
+    # A lapsed lease nobody took over: renewing it is safe (the token is still current).
+    clock.now += 30
+    with pytest.raises(LeaseLostError):
+        await journal.check(renewed)
+    renewed = await journal.renew(renewed, 10)
+    await journal.check(renewed, margin=9)
+    with pytest.raises(ValueError, match="lease_seconds"):
+        await journal.renew(renewed, 0)
+
+
+async def test_orphan_is_an_event_and_changes_nothing(journal: Journal) -> None:
+    await journal.record_orphan("5", "FIN-9", owner="w1", detail="lease lost after book()")
+    (event,) = await journal.history("5")
+    assert (event.kind, event.owner, event.action) == (
+        JournalEventKind.ORPHAN,
+        "w1",
+        JournalAction.BOOK,
+    )
+    assert event.detail == "FIN-9: lease lost after book()"
+    assert await journal.get("5") is None
+
+
+async def check_incarnations(a: Journal, b: Journal, clock: Clock) -> None:
+    """Two journal objects on one store are two holders, even under one owner name."""
+    lease = await a.claim("1", "w", 10)
+    assert lease is not None
+    assert await b.claim("1", "w", 10) is None
+    with pytest.raises(LeaseLostError, match="another process named 'w'"):
+        await b.record_intent("1", JournalAction.BOOK, owner="w", invoice_id=1)
+    await b.release("1", "w")  # not b's claim: kept
+    assert await b.claim("1", "w", 10) is None
+    clock.now += 11
+    successor = await b.claim("1", "w", 10)
+    assert successor is not None
+    assert successor.token > lease.token
+    for call in (
+        a.record_intent("1", JournalAction.BOOK, owner="w", invoice_id=1),
+        a.check(lease),
+        a.renew(lease, 10),
+    ):
+        with pytest.raises(LeaseLostError):
+            await call
+    await a.release("1", "w", token=lease.token)
+    assert await a.claim("1", "w", 10) is None  # still b's
+    await b.record_intent("1", JournalAction.BOOK, owner="w", invoice_id=1, token=successor.token)
+
+
+async def test_sqlite_processes_are_incarnations(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "j.db"
+    async with (
+        SqliteJournal(path, exclusive=False, clock=clock) as a,
+        SqliteJournal(path, exclusive=False, clock=clock) as b,
+    ):
+        await check_incarnations(a, b, clock)
+
+
+async def test_sqlite_version_1_file_is_migrated(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE claims (payment_key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+        "expires_at REAL NOT NULL)"
+    )
+    conn.execute("INSERT INTO claims VALUES ('1', 'w', ?)", (clock.now + 10,))
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    async with SqliteJournal(path, exclusive=False, clock=clock) as j:
+        assert await j.claim("1", "w", 10) is None  # an old process's claim: not ours
+        clock.now += 11
+        lease = await j.claim("1", "w", 10)
+        assert lease is not None
+        assert lease.token == 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()

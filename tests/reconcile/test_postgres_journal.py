@@ -96,7 +96,7 @@ async def test_leases_use_the_server_clock(pg_dsn: str, pg_schema: str) -> None:
         assert await b.claim("1", "w2", 10)
         history = await b.history("1")
         assert [e.kind for e in history] == [JournalEventKind.INTENT, JournalEventKind.TAKEOVER]
-        assert history[1].detail == "lease of 'w1' expired"
+        assert history[1].detail == "lease of 'w1' expired (token 1 -> 2)"
         assert history[1].at.tzinfo is timezone.utc
         with pytest.raises(LeaseLostError, match="held by 'w2'"):
             await a.record_reference("1", "FIN-1", owner="w1")
@@ -143,6 +143,7 @@ async def test_concurrent_writes_on_one_payment_lose_nothing(
     # lock, two such transactions at once would both read attempts=n and write n+1.
     a = PostgresJournal(pg_dsn, schema=pg_schema, pool_size=4, clock=clock)
     b = PostgresJournal(pg_dsn, schema=pg_schema, pool_size=4, clock=clock)
+    b.incarnation = a.incarnation  # one holder writing through two pools
     try:
         assert await a.claim("1", "w", 60)
 
@@ -506,3 +507,36 @@ def test_without_psycopg_the_package_imports_and_the_journal_explains(
     assert out.stdout.strip() == (
         "PostgresJournal needs psycopg 3: pip install 'qondor-invoicing[postgres]'"
     )
+
+
+async def test_processes_are_incarnations(pg_dsn: str, pg_schema: str, clock: Clock) -> None:
+    async with (
+        PostgresJournal(pg_dsn, schema=pg_schema, clock=clock) as a,
+        PostgresJournal(pg_dsn, schema=pg_schema, clock=clock) as b,
+    ):
+        await test_journal.check_incarnations(a, b, clock)
+
+
+async def test_version_1_schema_is_migrated(pg_dsn: str, pg_schema: str, clock: Clock) -> None:
+    s = sql.Identifier(pg_schema)
+    with _connect(pg_dsn) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(s))
+        conn.execute(sql.SQL("CREATE TABLE {}.meta (key text PRIMARY KEY, value text)").format(s))
+        for statement in pg_module._MIGRATIONS[0]:
+            conn.execute(statement.replace("{s}", f'"{pg_schema}"'))
+        conn.execute(sql.SQL("INSERT INTO {}.meta VALUES ('schema_version', '1')").format(s))
+        conn.execute(
+            sql.SQL("INSERT INTO {}.claims VALUES ('1', 'w', to_timestamp(%s))").format(s),
+            (clock.now + 10,),
+        )
+    async with PostgresJournal(pg_dsn, schema=pg_schema, clock=clock) as j:
+        assert await j.claim("1", "w", 10) is None  # an old process's claim: not ours
+        clock.now += 11
+        lease = await j.claim("1", "w", 10)
+        assert lease is not None
+        assert lease.token == 1
+    with _connect(pg_dsn) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT value FROM {}.meta WHERE key = 'schema_version'").format(s)
+        ).fetchone()
+        assert row == (str(pg_module.SCHEMA_VERSION),)

@@ -18,6 +18,7 @@ from .journal import JournalEvent as JournalEvent
 from .journal import JournalEventKind as JournalEventKind
 from .journal import JournalLockedError as JournalLockedError
 from .journal import JournalOutcome as JournalOutcome
+from .journal import Lease as Lease
 from .journal import LeaseLostError as LeaseLostError
 from .journal import MemoryJournal as MemoryJournal
 from .journal import SqliteJournal as SqliteJournal
@@ -72,6 +73,7 @@ __all__ = [
     "JournalEventKind",
     "JournalLockedError",
     "JournalOutcome",
+    "Lease",
     "LeaseLostError",
     "Matcher",
     "MemoryJournal",

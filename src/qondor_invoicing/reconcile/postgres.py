@@ -33,6 +33,7 @@ import anyio.to_thread
 from .._secret import Secret
 from ..errors import ConfigurationError
 from .journal import JournalEntry, JournalError, JournalEvent, JournalOutcome
+from .journal._lease import _Claim
 from .journal._rows import (
     _COLUMNS,
     _EVENT_COLUMNS,
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["PostgresJournal"]
 
 #: The version of the schema this code writes. A database at a higher version is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 
@@ -91,6 +92,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             detail      text
         )""",
         "CREATE INDEX IF NOT EXISTS events_payment ON {s}.events (payment_key, seq)",
+    ),
+    # 2: fencing tokens. Every claim carries its holder's journal incarnation and a token
+    # from a sequence, so a newly granted claim always has a greater token than any before.
+    (
+        "ALTER TABLE {s}.claims ADD COLUMN IF NOT EXISTS incarnation text NOT NULL DEFAULT ''",
+        "ALTER TABLE {s}.claims ADD COLUMN IF NOT EXISTS token bigint NOT NULL DEFAULT 0",
+        "CREATE SEQUENCE IF NOT EXISTS {s}.claim_tokens",
     ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -406,31 +414,48 @@ class PostgresJournal(_StoredJournal):
 
     # -- storage ---------------------------------------------------------------------------
 
-    def _get_claim(self, payment_key: str) -> tuple[str, float] | None:
+    def _get_claim(self, payment_key: str) -> _Claim | None:
         self._lock(payment_key)
         row = self._db.execute(
-            self._q("SELECT owner, expires_at FROM {s}.claims WHERE payment_key = %s"),
+            self._q(
+                "SELECT owner, incarnation, token, expires_at FROM {s}.claims "
+                "WHERE payment_key = %s"
+            ),
             (payment_key,),
         ).fetchone()
-        return (str(row[0]), row[1].timestamp()) if row else None
+        return _Claim(str(row[0]), str(row[1]), int(row[2]), row[3].timestamp()) if row else None
 
-    def _set_claim(self, payment_key: str, owner: str, expires_at: float) -> None:
+    def _set_claim(self, payment_key: str, claim: _Claim) -> None:
         self._lock(payment_key)
         self._db.execute(
             self._q(
-                "INSERT INTO {s}.claims (payment_key, owner, expires_at) VALUES (%s, %s, %s) "
-                "ON CONFLICT (payment_key) DO UPDATE "
-                "SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at"
+                "INSERT INTO {s}.claims (payment_key, owner, incarnation, token, expires_at) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (payment_key) DO UPDATE "
+                "SET owner = EXCLUDED.owner, incarnation = EXCLUDED.incarnation, "
+                "token = EXCLUDED.token, expires_at = EXCLUDED.expires_at"
             ),
-            (payment_key, owner, _from_epoch(expires_at)),
+            (
+                payment_key,
+                claim.owner,
+                claim.incarnation,
+                claim.token,
+                _from_epoch(claim.expires_at),
+            ),
         )
 
-    def _delete_claim(self, payment_key: str, owner: str) -> None:
+    def _delete_claim(self, payment_key: str, claim: _Claim) -> None:
         self._lock(payment_key)
         self._db.execute(
-            self._q("DELETE FROM {s}.claims WHERE payment_key = %s AND owner = %s"),
-            (payment_key, owner),
+            self._q(
+                "DELETE FROM {s}.claims WHERE payment_key = %s AND incarnation = %s AND token = %s"
+            ),
+            (payment_key, claim.incarnation, claim.token),
         )
+
+    def _next_token(self) -> int:
+        row = self._db.execute(self._q("SELECT nextval('{s}.claim_tokens')")).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def _load(self, payment_key: str) -> JournalEntry | None:
         self._lock(payment_key)

@@ -29,6 +29,7 @@ from ._errors import JournalConflictError as JournalConflictError
 from ._errors import JournalError as JournalError
 from ._errors import JournalLockedError as JournalLockedError
 from ._errors import LeaseLostError as LeaseLostError
+from ._lease import Lease as Lease
 from ._memory import MemoryJournal as MemoryJournal
 from ._protocol import Journal as Journal
 from ._sqlite import SqliteJournal as SqliteJournal
@@ -43,6 +44,7 @@ __all__ = [
     "JournalEventKind",
     "JournalLockedError",
     "JournalOutcome",
+    "Lease",
     "LeaseLostError",
     "MemoryJournal",
     "SqliteJournal",

@@ -53,6 +53,7 @@ class JournalEventKind(enum.Enum):
     OUTCOME = "outcome"
     ERROR = "error"
     TAKEOVER = "takeover"
+    ORPHAN = "orphan"
 
 
 _OUTCOME_FOR: dict[JournalAction, JournalOutcome] = {

@@ -26,23 +26,31 @@ class JournalConflictError(JournalError):
 
 
 class LeaseLostError(JournalError):
-    """A write by a worker that no longer holds the payment's claim was refused.
+    """A worker no longer holds the payment's claim, or no longer safely: it must stop.
 
-    Another worker took the payment over after this worker's lease expired (or the claim was
-    released). The worker must stop working on the payment: the new owner finishes it.
+    Raised by a fenced write (``record_*``), by `Journal.renew` and by `Journal.check`
+    when the claim is held by someone else (another worker, or another process with the same
+    owner name), was released, was taken over under a newer fencing token, or (for
+    ``check``) has less than the safety margin of its lease left. The worker must stop
+    working on the payment before its next side effect: its successor finishes it.
 
     Attributes:
         payment_key: The payment concerned.
-        owner: The worker whose write was refused.
+        owner: The worker whose claim was lost.
         holder: The worker holding the claim now, if any.
+        detail: Why, when it is not simply another holder.
     """
 
-    def __init__(self, payment_key: str, owner: str, holder: str | None) -> None:
+    def __init__(
+        self, payment_key: str, owner: str, holder: str | None, *, detail: str | None = None
+    ) -> None:
         held = f"held by {holder!r}" if holder else "not claimed"
-        super().__init__(f"payment {payment_key}: {owner!r} does not hold the claim ({held})")
+        why = detail or f"does not hold the claim ({held})"
+        super().__init__(f"payment {payment_key}: {owner!r} {why}")
         self.payment_key = payment_key
         self.owner = owner
         self.holder = holder
+        self.detail = detail
 
 
 class JournalLockedError(JournalError):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ._entry import JournalEntry, JournalEvent, JournalOutcome
+from ._lease import _Claim
 from ._stored import _StoredJournal, _updated_key
 
 
@@ -26,7 +28,8 @@ class MemoryJournal(_StoredJournal):
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock=clock)
         self._entries: dict[str, JournalEntry] = {}
-        self._claims: dict[str, tuple[str, float]] = {}
+        self._claims: dict[str, _Claim] = {}
+        self._tokens = itertools.count(1)
         self._log: dict[str, list[JournalEvent]] = {}
 
     def __repr__(self) -> str:
@@ -41,16 +44,18 @@ class MemoryJournal(_StoredJournal):
         # awaits in between, so each call is all-or-nothing already.
         return contextlib.nullcontext()
 
-    def _get_claim(self, payment_key: str) -> tuple[str, float] | None:
+    def _get_claim(self, payment_key: str) -> _Claim | None:
         return self._claims.get(payment_key)
 
-    def _set_claim(self, payment_key: str, owner: str, expires_at: float) -> None:
-        self._claims[payment_key] = (owner, expires_at)
+    def _set_claim(self, payment_key: str, claim: _Claim) -> None:
+        self._claims[payment_key] = claim
 
-    def _delete_claim(self, payment_key: str, owner: str) -> None:
-        held = self._claims.get(payment_key)
-        if held is not None and held[0] == owner:
+    def _delete_claim(self, payment_key: str, claim: _Claim) -> None:
+        if self._claims.get(payment_key) == claim:
             del self._claims[payment_key]
+
+    def _next_token(self) -> int:
+        return next(self._tokens)
 
     def _load(self, payment_key: str) -> JournalEntry | None:
         return self._entries.get(payment_key)

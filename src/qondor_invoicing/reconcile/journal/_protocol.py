@@ -7,6 +7,7 @@ from datetime import date
 from typing import Protocol, runtime_checkable
 
 from ._entry import JournalAction, JournalEntry, JournalEvent, JournalOutcome
+from ._lease import Lease
 
 
 @runtime_checkable
@@ -25,13 +26,20 @@ class Journal(Protocol):
     3. **The reference is write-once per booking.** ``record_reference`` never replaces a
        different recorded reference (it raises `JournalConflictError`), and a BOOK intent
        re-recorded while one is open keeps it. Old references stay in the history.
-    4. **Claims are exclusive and leased.** ``claim`` succeeds for one owner at a time; it
-       succeeds again for the same owner (renewing the lease), and for another owner only
-       once the lease has expired (a takeover, written to the history).
+    4. **Claims are exclusive, leased and fenced.** ``claim`` succeeds for one holder at a
+       time; it succeeds again for the same holder (renewing the lease, same token), and for
+       another only once the lease has expired (a takeover, written to the history). A
+       holder is an owner name *and* the journal object's incarnation: another process with
+       the same owner name is another holder. Every newly granted claim takes a **fencing
+       token** strictly greater than every token granted before.
     5. **Writes are fenced by the claim.** Every ``record_*`` call from an owner that does
-       not hold the payment's claim raises `LeaseLostError` and changes nothing, so a
-       worker that stalled past its lease cannot overwrite its successor's work. A lapsed
-       lease that nobody took over still counts as held.
+       not hold the payment's claim (or, given ``token``, no longer under that token)
+       raises `LeaseLostError` and changes nothing, so a worker that stalled past its lease
+       cannot overwrite its successor's work. A lapsed lease that nobody took over still
+       counts as held: the check and the write are one transaction, so nobody can have
+       acted on the payment in between. ``check`` gives the same answer before a side
+       effect, which cannot be part of that transaction, and also refuses a lease with less
+       than a safety margin left.
     6. **Unfinished intents are listed.** ``unfinished`` returns every entry with an open
        intent, so a restarted reconciler learns which side effects may have happened.
 
@@ -39,22 +47,66 @@ class Journal(Protocol):
     journal), so workers' clocks never need to agree.
     """
 
-    async def claim(self, payment_key: str, owner: str, lease_seconds: float) -> bool:
+    async def claim(self, payment_key: str, owner: str, lease_seconds: float) -> Lease | None:
         """Claim a payment for ``owner`` for ``lease_seconds``.
 
         Args:
             payment_key: The payment.
-            owner: The worker's id (stable for the worker's lifetime).
+            owner: The worker's name.
             lease_seconds: How long the claim lasts unless renewed or released.
 
         Returns:
-            ``True`` if ``owner`` now holds the claim (new, renewed or taken over from an
-            expired lease), ``False`` if another owner holds an unexpired one.
+            The `Lease` (with its fencing token) if ``owner`` now holds the claim in this
+            journal object (new, renewed or taken over from an expired lease), ``None`` if
+            another holder has an unexpired one.
         """
         ...
 
-    async def release(self, payment_key: str, owner: str) -> None:
-        """Release ``owner``'s claim on a payment (nothing happens if it does not hold it)."""
+    async def renew(self, lease: Lease, lease_seconds: float) -> Lease:
+        """Extend a held lease to ``lease_seconds`` from now (a heartbeat); same token.
+
+        A lapsed lease that nobody took over is renewed too.
+
+        Raises:
+            LeaseLostError: The claim is no longer held under the lease's token.
+        """
+        ...
+
+    async def check(self, lease: Lease, *, margin: float = 0.0) -> Lease:
+        """The fence check before a side effect: the token is current and time is left.
+
+        Args:
+            lease: The lease to check.
+            margin: Seconds of lease that must be left.
+
+        Returns:
+            The lease with its current expiry.
+
+        Raises:
+            LeaseLostError: The claim is no longer held under the lease's token, or less
+                than ``margin`` seconds of it are left.
+        """
+        ...
+
+    async def release(self, payment_key: str, owner: str, *, token: int | None = None) -> None:
+        """Release ``owner``'s claim on a payment (nothing happens if it does not hold it).
+
+        Args:
+            payment_key: The payment.
+            owner: The worker's name.
+            token: Release only the claim granted under this token.
+        """
+        ...
+
+    async def record_orphan(
+        self, payment_key: str, external_reference: str, *, owner: str, detail: str
+    ) -> None:
+        """Append an ORPHAN event: a booking made by a worker that lost its claim.
+
+        Not fenced, and the entry does not change: the event is the audit trail's record of
+        a reference that the successor's ``book()`` (same idempotency key) will return
+        again, or that a person must reconcile.
+        """
         ...
 
     async def get(self, payment_key: str) -> JournalEntry | None:
@@ -72,22 +124,26 @@ class Journal(Protocol):
         failure_message: str | None = None,
         paid_date: date | None = None,
         evidence: str | None = None,
+        token: int | None = None,
     ) -> JournalEntry:
         """Record that ``action`` is about to be taken (before any side effect).
 
+        ``token``, here and in every ``record_*`` call, is the fencing token of the caller's
+        `Lease`: given, the write is refused unless the claim is still held under it.
+
         Raises:
-            LeaseLostError: ``owner`` does not hold the claim.
+            LeaseLostError: ``owner`` does not hold the claim (under ``token``).
             JournalConflictError: See `JournalEntry.with_intent`.
         """
         ...
 
     async def record_reference(
-        self, payment_key: str, external_reference: str, *, owner: str
+        self, payment_key: str, external_reference: str, *, owner: str, token: int | None = None
     ) -> JournalEntry:
         """Record the finance system's reference (before SetAsProcessed is sent).
 
         Raises:
-            LeaseLostError: ``owner`` does not hold the claim.
+            LeaseLostError: ``owner`` does not hold the claim (under ``token``).
             JournalConflictError: See `JournalEntry.with_reference`.
         """
         ...
@@ -102,20 +158,23 @@ class Journal(Protocol):
         external_reference: str | None = None,
         paid_date: date | None = None,
         detail: str | None = None,
+        token: int | None = None,
     ) -> JournalEntry:
         """Record how the open intent ended (after its side effect is confirmed).
 
         Raises:
-            LeaseLostError: ``owner`` does not hold the claim.
+            LeaseLostError: ``owner`` does not hold the claim (under ``token``).
             JournalConflictError: See `JournalEntry.with_outcome`.
         """
         ...
 
-    async def record_error(self, payment_key: str, message: str, *, owner: str) -> JournalEntry:
+    async def record_error(
+        self, payment_key: str, message: str, *, owner: str, token: int | None = None
+    ) -> JournalEntry:
         """Record a transient error; the open intent stays open.
 
         Raises:
-            LeaseLostError: ``owner`` does not hold the claim.
+            LeaseLostError: ``owner`` does not hold the claim (under ``token``).
             JournalConflictError: The journal has never seen the payment.
         """
         ...

@@ -15,6 +15,7 @@ import anyio.to_thread
 from ._entry import JournalEntry, JournalEvent, JournalOutcome
 from ._errors import JournalError
 from ._filelock import _acquire_file_lock, _release_file_lock
+from ._lease import _Claim
 from ._rows import (
     _COLUMNS,
     _EVENT_COLUMNS,
@@ -25,7 +26,7 @@ from ._rows import (
 )
 from ._stored import _StoredJournal
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS payments (
         payment_key        TEXT PRIMARY KEY,
@@ -59,6 +60,16 @@ _SCHEMA = (
         detail      TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS events_payment ON events (payment_key, seq)",
+)
+# Version 2: fencing tokens. Every claim carries its holder's journal incarnation and a
+# token from a stored counter that only ever grows.
+_SCHEMA_2 = (
+    "ALTER TABLE claims ADD COLUMN incarnation TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE claims ADD COLUMN token INTEGER NOT NULL DEFAULT 0",
+    """CREATE TABLE IF NOT EXISTS counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    )""",
 )
 
 
@@ -179,22 +190,32 @@ class SqliteJournal(_StoredJournal):
     def _atomic(self) -> contextlib.AbstractContextManager[None]:
         return _transaction(self._db)
 
-    def _get_claim(self, payment_key: str) -> tuple[str, float] | None:
+    def _get_claim(self, payment_key: str) -> _Claim | None:
         row = self._db.execute(
-            "SELECT owner, expires_at FROM claims WHERE payment_key = ?", (payment_key,)
+            "SELECT owner, incarnation, token, expires_at FROM claims WHERE payment_key = ?",
+            (payment_key,),
         ).fetchone()
-        return (str(row[0]), float(row[1])) if row else None
+        return _Claim(str(row[0]), str(row[1]), int(row[2]), float(row[3])) if row else None
 
-    def _set_claim(self, payment_key: str, owner: str, expires_at: float) -> None:
+    def _set_claim(self, payment_key: str, claim: _Claim) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO claims (payment_key, owner, expires_at) VALUES (?, ?, ?)",
-            (payment_key, owner, expires_at),
+            "INSERT OR REPLACE INTO claims (payment_key, owner, incarnation, token, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (payment_key, claim.owner, claim.incarnation, claim.token, claim.expires_at),
         )
 
-    def _delete_claim(self, payment_key: str, owner: str) -> None:
+    def _delete_claim(self, payment_key: str, claim: _Claim) -> None:
         self._db.execute(
-            "DELETE FROM claims WHERE payment_key = ? AND owner = ?", (payment_key, owner)
+            "DELETE FROM claims WHERE payment_key = ? AND incarnation = ? AND token = ?",
+            (payment_key, claim.incarnation, claim.token),
         )
+
+    def _next_token(self) -> int:
+        row = self._db.execute(
+            "INSERT INTO counters (name, value) VALUES ('claim_token', 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+        ).fetchone()
+        return int(row[0])
 
     def _load(self, payment_key: str) -> JournalEntry | None:
         row = self._db.execute(
@@ -238,8 +259,13 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
             f"{path} was written by a newer version of qondor-invoicing "
             f"(schema {version}, this version knows {_SCHEMA_VERSION})"
         )
+    if version == _SCHEMA_VERSION:
+        return
     for statement in _SCHEMA:
         conn.execute(statement)
+    if version < 2:
+        for statement in _SCHEMA_2:
+            conn.execute(statement)
     conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
 
 

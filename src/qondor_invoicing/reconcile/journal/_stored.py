@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timezone
 from types import TracebackType
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import attrs
 
 from ._entry import JournalAction, JournalEntry, JournalEvent, JournalEventKind, JournalOutcome
 from ._errors import JournalConflictError, LeaseLostError
+from ._lease import Lease, _Claim
 
 
 def _now(clock: Callable[[], float]) -> datetime:
@@ -26,10 +29,16 @@ class _StoredJournal:
 
     Every public method runs one synchronous ``_do_*`` function through ``_run`` inside
     ``_atomic()``: the storage layer makes that one transaction.
+
+    Each journal object is one **incarnation**: a random id stored with every claim it
+    grants, next to the owner's name. A claim is held by an owner *and* an incarnation, so a
+    process restarted with the same owner name (a new journal object) does not inherit the
+    old process's claims, nor the old process its successor's.
     """
 
     def __init__(self, *, clock: Callable[[], float]) -> None:
         self._clock = clock
+        self.incarnation = secrets.token_hex(6)
 
     # -- storage layer (subclasses) --------------------------------------------------------
 
@@ -39,13 +48,18 @@ class _StoredJournal:
     def _atomic(self) -> contextlib.AbstractContextManager[None]:
         raise NotImplementedError
 
-    def _get_claim(self, payment_key: str) -> tuple[str, float] | None:
+    def _get_claim(self, payment_key: str) -> _Claim | None:
         raise NotImplementedError
 
-    def _set_claim(self, payment_key: str, owner: str, expires_at: float) -> None:
+    def _set_claim(self, payment_key: str, claim: _Claim) -> None:
         raise NotImplementedError
 
-    def _delete_claim(self, payment_key: str, owner: str) -> None:
+    def _delete_claim(self, payment_key: str, claim: _Claim) -> None:
+        """Delete the payment's claim if it is still ``claim`` (same holder and token)."""
+        raise NotImplementedError
+
+    def _next_token(self) -> int:
+        """A fencing token greater than every one this journal's storage handed out."""
         raise NotImplementedError
 
     def _load(self, payment_key: str) -> JournalEntry | None:
@@ -65,11 +79,25 @@ class _StoredJournal:
 
     # -- the rules -------------------------------------------------------------------------
 
-    def _fence(self, payment_key: str, owner: str) -> None:
+    def _fence(self, payment_key: str, owner: str, token: int | None) -> _Claim:
+        """The claim, if ``owner`` holds it in this incarnation (under ``token`` if given)."""
         claim = self._get_claim(payment_key)
-        holder = claim[0] if claim is not None else None
-        if holder != owner:
-            raise LeaseLostError(payment_key, owner, holder)
+        if claim is None:
+            raise LeaseLostError(payment_key, owner, None)
+        if claim.owner != owner or claim.incarnation != self.incarnation:
+            holder = claim.owner
+            detail = None
+            if holder == owner:
+                detail = f"does not hold the claim (held by another process named {owner!r})"
+            raise LeaseLostError(payment_key, owner, holder, detail=detail)
+        if token is not None and claim.token != token:
+            raise LeaseLostError(
+                payment_key,
+                owner,
+                claim.owner,
+                detail=f"holds token {token}, no longer current (now {claim.token})",
+            )
+        return claim
 
     def _require(self, payment_key: str) -> JournalEntry:
         entry = self._load(payment_key)
@@ -77,39 +105,88 @@ class _StoredJournal:
             raise JournalConflictError(payment_key, "the journal has never seen this payment")
         return entry
 
-    def _do_claim(self, payment_key: str, owner: str, lease_seconds: float) -> bool:
+    def _do_claim(self, payment_key: str, owner: str, lease_seconds: float) -> Lease | None:
         with self._atomic():
             now = self._clock()
             held = self._get_claim(payment_key)
-            if held is not None and held[0] != owner:
-                if held[1] > now:
-                    return False
+            mine = held is not None and (held.owner, held.incarnation) == (owner, self.incarnation)
+            if held is not None and not mine and held.expires_at > now:
+                return None
+            token = held.token if held is not None and mine else self._next_token()
+            if held is not None and not mine:
                 self._append(
                     JournalEvent(
                         payment_key=payment_key,
                         at=_now(self._clock),
                         kind=JournalEventKind.TAKEOVER,
                         owner=owner,
-                        detail=f"lease of {held[0]!r} expired",
+                        detail=f"lease of {held.owner!r} expired (token {held.token} -> {token})",
                     )
                 )
-            self._set_claim(payment_key, owner, now + lease_seconds)
-            return True
+            self._set_claim(
+                payment_key, _Claim(owner, self.incarnation, token, now + lease_seconds)
+            )
+            return Lease(
+                payment_key=payment_key, owner=owner, token=token, expires_at=now + lease_seconds
+            )
 
-    def _do_release(self, payment_key: str, owner: str) -> None:
+    def _do_renew(self, lease: Lease, lease_seconds: float) -> Lease:
         with self._atomic():
-            self._delete_claim(payment_key, owner)
+            claim = self._fence(lease.payment_key, lease.owner, lease.token)
+            expires_at = self._clock() + lease_seconds
+            self._set_claim(lease.payment_key, attrs.evolve(claim, expires_at=expires_at))
+            return attrs.evolve(lease, expires_at=expires_at)
+
+    def _do_check(self, lease: Lease, margin: float) -> Lease:
+        with self._atomic():
+            claim = self._fence(lease.payment_key, lease.owner, lease.token)
+            left = claim.expires_at - self._clock()
+            if left < margin:
+                raise LeaseLostError(
+                    lease.payment_key,
+                    lease.owner,
+                    claim.owner,
+                    detail=(
+                        f"has {max(left, 0.0):.3g} s of its lease left, less than the safety "
+                        f"margin of {margin:.3g} s"
+                    ),
+                )
+            return attrs.evolve(lease, expires_at=claim.expires_at)
+
+    def _do_release(self, payment_key: str, owner: str, token: int | None) -> None:
+        with self._atomic():
+            claim = self._get_claim(payment_key)
+            if (
+                claim is not None
+                and (claim.owner, claim.incarnation) == (owner, self.incarnation)
+                and (token is None or claim.token == token)
+            ):
+                self._delete_claim(payment_key, claim)
+
+    def _do_orphan(self, payment_key: str, reference: str, owner: str, detail: str) -> None:
+        with self._atomic():
+            self._append(
+                JournalEvent(
+                    payment_key=payment_key,
+                    at=_now(self._clock),
+                    kind=JournalEventKind.ORPHAN,
+                    owner=owner,
+                    action=JournalAction.BOOK,
+                    detail=f"{reference}: {detail}",
+                )
+            )
 
     def _write(
         self,
         payment_key: str,
         owner: str,
+        token: int | None,
         change: Callable[[datetime], JournalEntry],
         event: Callable[[JournalEntry, datetime], JournalEvent],
     ) -> JournalEntry:
         """One fenced write: the entry as ``change`` makes it, and its event, atomically."""
         with self._atomic():
-            self._fence(payment_key, owner)
+            self._fence(payment_key, owner, token)
             at = _now(self._clock)
             entry = change(at)
             self._store(entry)
@@ -124,22 +201,27 @@ class _StoredJournal:
         payment_key: str,
         action: JournalAction,
         owner: str,
+        token: int | None,
         invoice_id: int,
         kwargs: dict[str, Any],
     ) -> JournalEntry:
         return self._write(
             payment_key,
             owner,
+            token,
             lambda at: self._load_or_new(payment_key, invoice_id).with_intent(
                 action, at=at, **kwargs
             ),
             lambda entry, at: _intent_event(entry, owner, at),
         )
 
-    def _do_reference(self, payment_key: str, reference: str, owner: str) -> JournalEntry:
+    def _do_reference(
+        self, payment_key: str, reference: str, owner: str, token: int | None
+    ) -> JournalEntry:
         return self._write(
             payment_key,
             owner,
+            token,
             lambda at: self._require(payment_key).with_reference(reference, at=at),
             lambda entry, at: JournalEvent(
                 payment_key=payment_key,
@@ -156,6 +238,7 @@ class _StoredJournal:
         payment_key: str,
         outcome: JournalOutcome,
         owner: str,
+        token: int | None,
         invoice_id: int,
         external_reference: str | None,
         paid_date: date | None,
@@ -164,6 +247,7 @@ class _StoredJournal:
         return self._write(
             payment_key,
             owner,
+            token,
             lambda at: self._load_or_new(payment_key, invoice_id).with_outcome(
                 outcome, at=at, external_reference=external_reference, paid_date=paid_date
             ),
@@ -177,10 +261,13 @@ class _StoredJournal:
             ),
         )
 
-    def _do_error(self, payment_key: str, message: str, owner: str) -> JournalEntry:
+    def _do_error(
+        self, payment_key: str, message: str, owner: str, token: int | None
+    ) -> JournalEntry:
         return self._write(
             payment_key,
             owner,
+            token,
             lambda at: self._require(payment_key).with_error(message, at=at),
             lambda entry, at: JournalEvent(
                 payment_key=payment_key,
@@ -194,15 +281,34 @@ class _StoredJournal:
 
     # -- the protocol ----------------------------------------------------------------------
 
-    async def claim(self, payment_key: str, owner: str, lease_seconds: float) -> bool:
+    async def claim(self, payment_key: str, owner: str, lease_seconds: float) -> Lease | None:
         """See `Journal.claim`."""
-        if not lease_seconds > 0:
-            raise ValueError(f"lease_seconds must be > 0, not {lease_seconds!r}")
-        return bool(await self._run(lambda: self._do_claim(payment_key, owner, lease_seconds)))
+        _check_lease_seconds(lease_seconds)
+        result: Lease | None = await self._run(
+            lambda: self._do_claim(payment_key, owner, lease_seconds)
+        )
+        return result
 
-    async def release(self, payment_key: str, owner: str) -> None:
+    async def renew(self, lease: Lease, lease_seconds: float) -> Lease:
+        """See `Journal.renew`."""
+        _check_lease_seconds(lease_seconds)
+        result: Lease = await self._run(lambda: self._do_renew(lease, lease_seconds))
+        return result
+
+    async def check(self, lease: Lease, *, margin: float = 0.0) -> Lease:
+        """See `Journal.check`."""
+        result: Lease = await self._run(lambda: self._do_check(lease, margin))
+        return result
+
+    async def release(self, payment_key: str, owner: str, *, token: int | None = None) -> None:
         """See `Journal.release`."""
-        await self._run(lambda: self._do_release(payment_key, owner))
+        await self._run(lambda: self._do_release(payment_key, owner, token))
+
+    async def record_orphan(
+        self, payment_key: str, external_reference: str, *, owner: str, detail: str
+    ) -> None:
+        """See `Journal.record_orphan`."""
+        await self._run(lambda: self._do_orphan(payment_key, external_reference, owner, detail))
 
     async def get(self, payment_key: str) -> JournalEntry | None:
         """See `Journal.get`."""
@@ -220,6 +326,7 @@ class _StoredJournal:
         failure_message: str | None = None,
         paid_date: date | None = None,
         evidence: str | None = None,
+        token: int | None = None,
     ) -> JournalEntry:
         """See `Journal.record_intent`."""
         kwargs = {
@@ -229,16 +336,16 @@ class _StoredJournal:
             "evidence": evidence,
         }
         result: JournalEntry = await self._run(
-            lambda: self._do_intent(payment_key, action, owner, invoice_id, kwargs)
+            lambda: self._do_intent(payment_key, action, owner, token, invoice_id, kwargs)
         )
         return result
 
     async def record_reference(
-        self, payment_key: str, external_reference: str, *, owner: str
+        self, payment_key: str, external_reference: str, *, owner: str, token: int | None = None
     ) -> JournalEntry:
         """See `Journal.record_reference`."""
         result: JournalEntry = await self._run(
-            lambda: self._do_reference(payment_key, external_reference, owner)
+            lambda: self._do_reference(payment_key, external_reference, owner, token)
         )
         return result
 
@@ -252,18 +359,30 @@ class _StoredJournal:
         external_reference: str | None = None,
         paid_date: date | None = None,
         detail: str | None = None,
+        token: int | None = None,
     ) -> JournalEntry:
         """See `Journal.record_outcome`."""
         result: JournalEntry = await self._run(
             lambda: self._do_outcome(
-                payment_key, outcome, owner, invoice_id, external_reference, paid_date, detail
+                payment_key,
+                outcome,
+                owner,
+                token,
+                invoice_id,
+                external_reference,
+                paid_date,
+                detail,
             )
         )
         return result
 
-    async def record_error(self, payment_key: str, message: str, *, owner: str) -> JournalEntry:
+    async def record_error(
+        self, payment_key: str, message: str, *, owner: str, token: int | None = None
+    ) -> JournalEntry:
         """See `Journal.record_error`."""
-        result: JournalEntry = await self._run(lambda: self._do_error(payment_key, message, owner))
+        result: JournalEntry = await self._run(
+            lambda: self._do_error(payment_key, message, owner, token)
+        )
         return result
 
     async def unfinished(self) -> Sequence[JournalEntry]:
@@ -323,6 +442,11 @@ def _intent_event(entry: JournalEntry, owner: str, at: datetime) -> JournalEvent
         action=entry.intent,
         detail=detail,
     )
+
+
+def _check_lease_seconds(lease_seconds: float) -> None:
+    if not lease_seconds > 0:
+        raise ValueError(f"lease_seconds must be > 0, not {lease_seconds!r}")
 
 
 def _updated_key(entry: JournalEntry) -> tuple[datetime, str]:
