@@ -354,10 +354,6 @@ class Plan:
     def __len__(self) -> int:
         return len(self.steps)
 
-    def of_kind(self, kind: StepKind) -> tuple[Step, ...]:
-        """The steps of one kind."""
-        return tuple(s for s in self.steps if s.kind is kind)
-
     @property
     def books(self) -> tuple[Book, ...]:
         """The `Book` steps."""
