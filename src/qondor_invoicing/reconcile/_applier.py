@@ -1,0 +1,404 @@
+"""Applying: carry out a plan, journal first, every state change confirmed by Qondor."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+
+import anyio
+import attrs
+
+from .._states import describe
+from ..errors import (
+    APIStatusError,
+    IllegalTransitionError,
+    InvalidInputError,
+)
+from ..qondor.models import Invoice, InvoiceAction, InvoiceState
+from ._policy import ReconcileAbortedError
+from ._worker import _now, _why, _Worker, logger
+from .finance import resolve
+from .journal import (
+    JournalAction,
+    JournalConflictError,
+    JournalOutcome,
+    LeaseLostError,
+)
+from .plan import (
+    Book,
+    Close,
+    Discrepancy,
+    Fail,
+    Plan,
+    Report,
+    Settle,
+    Skip,
+    Step,
+    StepResult,
+    StepStatus,
+)
+
+
+class _ChangeStatus(enum.Enum):
+    """How one state change ended."""
+
+    DONE = "done"
+    """Qondor confirms the change."""
+    MOVED = "moved"
+    """The payment's state no longer allows it (someone else changed it), or Qondor refused."""
+    FAILED = "failed"
+    """Not confirmed after every attempt (transient errors): try again on a later run."""
+    INVALID = "invalid"
+    """The request was invalid input (the client refused to send it)."""
+
+
+@attrs.frozen
+class _Change:
+    """How one state change ended: done, moved (someone else changed it), or not done."""
+
+    status: _ChangeStatus
+    invoice: Invoice | None = None
+    reason: str = ""
+    error: BaseException | None = None
+
+
+class _Applier(_Worker):
+    """Carries out a plan. See `Reconciler.apply`."""
+
+    async def apply(self, plan: Plan) -> Report:
+        started = _now()
+        total = len(plan.steps)
+        results: list[StepResult | None] = [None] * total
+        limiter = anyio.CapacityLimiter(self.concurrency)
+        aborted: list[BaseException] = []
+        done = 0
+
+        async def apply_one(i: int, step: Step) -> None:
+            nonlocal done
+            async with limiter:
+                if aborted:
+                    result = StepResult(
+                        step=step,
+                        status=StepStatus.SKIPPED,
+                        detail=f"not started: the run stopped ({_why(aborted[0])})",
+                    )
+                else:
+                    try:
+                        result = await self._apply_step(step)
+                    except Exception as exc:
+                        aborted.append(exc)
+                        logger.exception("reconcile: stopping the run")
+                        result = StepResult(
+                            step=step,
+                            status=StepStatus.SKIPPED,
+                            detail=f"run stopped: {_why(exc)}",
+                            error=exc,
+                        )
+            results[i] = result
+            done += 1
+            self._report_progress(done, total, step)
+
+        async with anyio.create_task_group() as tg:
+            for i, step in enumerate(plan.steps):
+                tg.start_soon(apply_one, i, step)
+
+        report = Report(
+            plan=plan,
+            results=tuple(r for r in results if r is not None),
+            dry_run=False,
+            started_at=started,
+            finished_at=_now(),
+        )
+        logger.info("reconcile: %s", report.summary())
+        if aborted:
+            raise ReconcileAbortedError(
+                f"reconciliation stopped: {_why(aborted[0])}", report=report
+            ) from aborted[0]
+        return report
+
+    def _report_progress(self, done: int, total: int, step: Step) -> None:
+        if self.progress is None:
+            return
+        try:
+            self.progress(done, total, step)
+        except Exception:
+            logger.exception("reconcile: the progress callback raised; ignored")
+
+    async def _apply_step(self, step: Step) -> StepResult:
+        if isinstance(step, Skip):
+            return StepResult(step=step, status=StepStatus.SKIPPED, detail=step.reason)
+        if isinstance(step, Discrepancy) and not step.close_intent:
+            return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=step.describe())
+        key = str(step.invoice_id)
+        journal = self.journal
+        if not await journal.claim(key, self.owner, self.policy.lease_seconds):
+            return StepResult(
+                step=step,
+                status=StepStatus.SKIPPED,
+                detail="another worker is working on this payment",
+            )
+        try:
+            if await journal.get(key) != step.journal_entry:
+                return StepResult(
+                    step=step,
+                    status=StepStatus.SKIPPED,
+                    detail="the journal changed since the plan was made (another worker?); "
+                    "the next plan decides afresh",
+                )
+            if isinstance(step, Book):
+                return await self._book(step, key)
+            if isinstance(step, Fail):
+                return await self._fail(step, key)
+            if isinstance(step, Settle):
+                return await self._settle(step, key)
+            if isinstance(step, Close):
+                await journal.record_outcome(
+                    key,
+                    step.outcome,
+                    owner=self.owner,
+                    invoice_id=step.invoice_id,
+                    external_reference=step.external_reference,
+                    paid_date=step.paid_date,
+                    detail=step.reason,
+                )
+                return StepResult(
+                    step=step,
+                    status=StepStatus.DONE,
+                    detail=step.describe(),
+                    external_reference=step.external_reference,
+                )
+            # A discrepancy closing an open intent: the report is the notice.
+            await journal.record_outcome(
+                key,
+                JournalOutcome.ABANDONED,
+                owner=self.owner,
+                invoice_id=step.invoice_id,
+                detail=step.describe(),
+            )
+            return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=step.describe())
+        except JournalConflictError as exc:
+            logger.warning("reconcile: payment %s: %s", key, exc)
+            return StepResult(
+                step=step, status=StepStatus.NEEDS_PERSON, detail=_why(exc), error=exc
+            )
+        except LeaseLostError as exc:
+            return StepResult(
+                step=step,
+                status=StepStatus.SKIPPED,
+                detail=f"taken over by another worker: {exc}",
+                error=exc,
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await journal.release(key, self.owner)
+
+    async def _deferred(
+        self, step: Step, key: str, what: str, exc: BaseException | None
+    ) -> StepResult:
+        detail = f"{what}: {_why(exc)}" if exc is not None else what
+        await self.journal.record_error(key, detail, owner=self.owner)
+        logger.info("reconcile: payment %s deferred: %s", key, detail)
+        return StepResult(
+            step=step,
+            status=StepStatus.DEFERRED,
+            detail=f"{detail}; stays queued for the next run",
+            error=exc,
+        )
+
+    async def _needs_person(
+        self, step: Step, key: str, detail: str, exc: BaseException | None = None
+    ) -> StepResult:
+        await self.journal.record_error(key, detail, owner=self.owner)
+        logger.warning("reconcile: payment %s needs a person: %s", key, detail)
+        return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=detail, error=exc)
+
+    async def _book(self, step: Book, key: str) -> StepResult:
+        invoice = step.invoice
+        journal = self.journal
+        # The journal, not the plan, says whether a reference exists: it is authoritative.
+        entry = await journal.record_intent(
+            key,
+            JournalAction.BOOK,
+            owner=self.owner,
+            invoice_id=invoice.id,
+            kind=invoice.kind.value,
+        )
+        reference = entry.external_reference
+        if reference is None:
+            try:
+                booked: object = await resolve(self.finance.book(invoice))
+            except Exception as exc:
+                return await self._deferred(step, key, "the finance system did not book it", exc)
+            if not isinstance(booked, str) or not booked.strip():
+                return await self._needs_person(
+                    step, key, f"finance system's book() returned {booked!r}, not a reference"
+                )
+            reference = booked.strip()
+            await journal.record_reference(key, reference, owner=self.owner)
+        ref = reference
+
+        def send(current: Invoice) -> Awaitable[Invoice]:
+            return self.qondor.invoices.set_as_processed(current, external_reference=ref)
+
+        def confirmed(now: Invoice) -> bool:
+            return now.state is InvoiceState.PROCESSED and now.external_reference in (None, ref)
+
+        change = await self._change(invoice, InvoiceAction.SET_AS_PROCESSED, send, confirmed)
+        if change.status is _ChangeStatus.DONE:
+            await journal.record_outcome(
+                key,
+                JournalOutcome.PROCESSED,
+                owner=self.owner,
+                invoice_id=invoice.id,
+                external_reference=ref,
+            )
+            return StepResult(
+                step=step,
+                status=StepStatus.DONE,
+                detail=f"booked as {ref}, set as processed",
+                external_reference=ref,
+            )
+        if change.status is _ChangeStatus.FAILED:
+            return await self._deferred(
+                step, key, f"booked as {ref}, SetAsProcessed not confirmed", change.error
+            )
+        return await self._needs_person(
+            step,
+            key,
+            f"booked as {ref} in the finance system, but SetAsProcessed was refused: "
+            f"{change.reason}",
+            change.error,
+        )
+
+    async def _fail(self, step: Fail, key: str) -> StepResult:
+        invoice = step.invoice
+        await self.journal.record_intent(
+            key,
+            JournalAction.FAIL,
+            owner=self.owner,
+            invoice_id=invoice.id,
+            kind=invoice.kind.value,
+            failure_message=step.failure_message,
+        )
+
+        def send(current: Invoice) -> Awaitable[Invoice]:
+            return self.qondor.invoices.set_as_failed(current, failure_message=step.failure_message)
+
+        def confirmed(now: Invoice) -> bool:
+            return now.state is InvoiceState.FAILED
+
+        change = await self._change(invoice, InvoiceAction.SET_AS_FAILED, send, confirmed)
+        if change.status is _ChangeStatus.DONE:
+            await self.journal.record_outcome(
+                key, JournalOutcome.FAILED, owner=self.owner, invoice_id=invoice.id
+            )
+            return StepResult(
+                step=step, status=StepStatus.DONE, detail=f"set as failed: {step.failure_message}"
+            )
+        if change.status is _ChangeStatus.FAILED:
+            return await self._deferred(step, key, "SetAsFailed not confirmed", change.error)
+        return await self._needs_person(
+            step, key, f"not set as failed: {change.reason}", change.error
+        )
+
+    async def _settle(self, step: Settle, key: str) -> StepResult:
+        invoice = step.invoice
+        await self.journal.record_intent(
+            key,
+            JournalAction.SETTLE,
+            owner=self.owner,
+            invoice_id=invoice.id,
+            kind=invoice.kind.value,
+            paid_date=step.paid_date,
+            evidence=step.supplier_invoice.id,
+        )
+
+        def send(current: Invoice) -> Awaitable[Invoice]:
+            return self.qondor.invoices.set_as_paid(current, paid_date=step.paid_date)
+
+        def confirmed(now: Invoice) -> bool:
+            return now.state is InvoiceState.PAID
+
+        change = await self._change(invoice, InvoiceAction.SET_AS_PAID, send, confirmed)
+        if change.status is _ChangeStatus.DONE:
+            await self.journal.record_outcome(
+                key,
+                JournalOutcome.PAID,
+                owner=self.owner,
+                invoice_id=invoice.id,
+                paid_date=step.paid_date,
+            )
+            return StepResult(
+                step=step,
+                status=StepStatus.DONE,
+                detail=f"set as paid {step.paid_date.isoformat()}",
+                external_reference=step.external_reference,
+            )
+        if change.status is _ChangeStatus.FAILED:
+            return await self._deferred(step, key, "SetAsPaid not confirmed", change.error)
+        return await self._needs_person(
+            step, key, f"not set as paid: {change.reason}", change.error
+        )
+
+    async def _change(
+        self,
+        invoice: Invoice,
+        action: InvoiceAction,
+        send: Callable[[Invoice], Awaitable[Invoice]],
+        confirmed: Callable[[Invoice], bool],
+    ) -> _Change:
+        """Send one state change until Qondor confirms it, re-reading before each resend.
+
+        Nothing is resent while the outcome of the previous attempt is unknown: the payment
+        is read first, and a change already visible counts as done. A state that no longer
+        allows the change ("moved") is reported, never forced.
+        """
+        current = invoice
+        last: BaseException | None = None
+        need_read = False
+        for _ in range(self.policy.attempts):
+            if need_read:
+                read = await self._read(invoice.id)
+                if isinstance(read, BaseException):
+                    last = read
+                    continue
+                current = read
+                need_read = False
+                if confirmed(current):
+                    return _Change(_ChangeStatus.DONE, current)
+                refusal = self._refusal(current, action)
+                if refusal is not None:
+                    return _Change(_ChangeStatus.MOVED, current, refusal, last)
+            try:
+                updated = await send(current)
+            except InvalidInputError as exc:
+                return _Change(_ChangeStatus.INVALID, current, _why(exc), exc)
+            except Exception as exc:
+                if self._fatal(exc):
+                    raise
+                if (
+                    isinstance(exc, APIStatusError)
+                    and 400 <= exc.status_code < 500
+                    and exc.status_code not in (408, 409, 429)
+                ):
+                    # Qondor refused the request itself: sending it again changes nothing.
+                    return _Change(_ChangeStatus.MOVED, current, _why(exc), exc)
+                last = exc
+                need_read = True
+                continue
+            if confirmed(updated):
+                return _Change(_ChangeStatus.DONE, updated)
+            return _Change(
+                _ChangeStatus.MOVED,
+                updated,
+                f"Qondor answered with state {describe(updated.state)}, reference "
+                f"{updated.external_reference!r}",
+            )
+        if need_read:
+            # The last attempt may have been applied with its answer lost.
+            read = await self._read(invoice.id)
+            if not isinstance(read, BaseException) and confirmed(read):
+                return _Change(_ChangeStatus.DONE, read)
+        if isinstance(last, IllegalTransitionError):
+            return _Change(_ChangeStatus.MOVED, current, last.reason, last)
+        return _Change(_ChangeStatus.FAILED, current, _why(last) if last else "", last)

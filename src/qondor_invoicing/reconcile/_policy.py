@@ -1,0 +1,93 @@
+"""The reconciler's policy, its progress callback type and the error that stops a run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import attrs
+
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    InvoicingError,
+    PermissionDeniedError,
+)
+from ..qondor.client import MAX_FAILURE_MESSAGE_LENGTH
+from .plan import Report, Step
+
+Progress = Callable[[int, int, Step], object]
+"""``(done, total, step)``, called after each step of `Reconciler.apply` finishes."""
+
+_FATAL: tuple[type[BaseException], ...] = (
+    AuthenticationError,
+    PermissionDeniedError,
+    ConfigurationError,
+)
+
+
+@attrs.frozen(kw_only=True)
+class ReconcilePolicy:
+    """How the reconciler decides and how hard it tries.
+
+    Transient errors (timeouts, 5xx, connection errors, a finance system that is down,
+    exceptions raised by your code) **never** lead to SetAsFailed, whatever the policy: the
+    payment stays in the queue and the report says why. SetAsFailed is only sent for
+    problems the validators find in the payment's data.
+
+    Attributes:
+        fail_credit_card_payments: Send SetAsFailed for a credit card payment that fails
+            validation. Off by default: the guide's FAQ says a failed card payment cannot be
+            deleted or edited (its money was collected), and recovery needs SetAsUnprocessed
+            or Qondor support. Such payments are reported as a `Discrepancy` for a person
+            and stay in the queue. Payments of an unrecognised kind are treated the same way,
+            since they may be card payments.
+        settle: Match processed payments with Qonto and SetAsPaid them (when a Qonto client
+            is given).
+        check_amounts: Report a discrepancy instead of settling when the matched supplier
+            invoice's amount or currency differs from the payment's total.
+        amount_tolerance: Largest absolute amount difference still treated as equal.
+        attempts: How many times one state change is sent (the client's own retries come on
+            top), with a fresh read of the payment before each new attempt.
+        lease_seconds: How long a claim on a payment lasts; longer than one step can take.
+        breaker_min_failures: With at least this many payments to fail in one plan...
+        breaker_max_share: ...and more than this share of the validated payments failing,
+            no SetAsFailed is sent at all (they become `Skip` steps): so many failures at
+            once usually mean the finance system's configuration is incomplete, not that
+            the data is wrong. ``1.0`` disables the breaker.
+        max_failure_message_length: Longest failure message sent (the Qondor client's
+            limit by default); longer lists of problems are cut safely.
+        fatal_errors: Errors that stop the whole run (every later call would fail too).
+    """
+
+    fail_credit_card_payments: bool = False
+    settle: bool = True
+    check_amounts: bool = True
+    amount_tolerance: Decimal = attrs.field(default=Decimal("0"), converter=Decimal)
+    attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    lease_seconds: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
+    breaker_min_failures: int = attrs.field(default=20, validator=attrs.validators.ge(1))
+    breaker_max_share: float = attrs.field(
+        default=0.5, validator=[attrs.validators.gt(0.0), attrs.validators.le(1.0)]
+    )
+    max_failure_message_length: int = attrs.field(
+        default=MAX_FAILURE_MESSAGE_LENGTH,
+        validator=[attrs.validators.ge(20), attrs.validators.le(MAX_FAILURE_MESSAGE_LENGTH)],
+    )
+    fatal_errors: tuple[type[BaseException], ...] = _FATAL
+
+
+class ReconcileAbortedError(InvoicingError):
+    """The run stopped early on an error that would make every later step fail too.
+
+    Examples: the API key was refused (401/403), or the journal cannot be written (then no
+    side effect may happen, since no intent can be recorded first). Steps already in flight
+    finished; later ones were not started (they are SKIPPED in the report).
+
+    Attributes:
+        report: What was done before the run stopped.
+    """
+
+    def __init__(self, message: str, *, report: Report) -> None:
+        super().__init__(message)
+        self.report = report

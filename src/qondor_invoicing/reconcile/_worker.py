@@ -1,0 +1,74 @@
+"""What planning and applying share: the reconciler's settings, Qondor's rules, reads."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..qondor.models import Invoice, InvoiceAction
+from ..qondor.rules import QONDOR_RULES
+from ._policy import Progress, ReconcilePolicy
+
+if TYPE_CHECKING:
+    from ..qondor.client import QondorClient
+    from ..qonto.client import QontoClient
+    from .finance import FinanceSystem
+    from .journal import Journal
+    from .matching import Matcher
+    from .reconciler import Reconciler
+    from .validators import Validator
+
+logger = logging.getLogger("qondor_invoicing.reconcile")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    text = " ".join(text.split())
+    name = type(exc).__name__
+    if len(text) > 300:
+        text = text[:299] + "…"
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
+class _Worker:
+    """The settings of one `Reconciler` call, as planning and applying read them."""
+
+    def __init__(self, reconciler: Reconciler) -> None:
+        self.qondor: QondorClient = reconciler.qondor
+        self.finance: FinanceSystem = reconciler.finance
+        self.qonto: QontoClient | None = reconciler.qonto
+        self.journal: Journal = reconciler.journal
+        self.matcher: Matcher = reconciler.matcher
+        self.validators: tuple[Validator, ...] = reconciler.validators
+        self.concurrency: int = reconciler.concurrency
+        self.policy: ReconcilePolicy = reconciler.policy
+        self.progress: Progress | None = reconciler.progress
+        self.owner: str = reconciler.owner
+
+    @property
+    def _rules(self) -> Any:
+        return getattr(self.qondor, "rules", QONDOR_RULES)
+
+    @property
+    def _strict(self) -> bool:
+        return bool(getattr(self.qondor, "strict", True))
+
+    def _refusal(self, invoice: Invoice, action: InvoiceAction) -> str | None:
+        reason: str | None = invoice.refusal(action, self._rules, strict=self._strict)
+        return reason
+
+    def _fatal(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.policy.fatal_errors)
+
+    async def _read(self, invoice_id: int) -> Invoice | BaseException:
+        try:
+            return await self.qondor.invoices.get(invoice_id)
+        except Exception as exc:
+            if self._fatal(exc):
+                raise
+            return exc
