@@ -362,10 +362,11 @@ async def test_resume_after_crash_before_set_as_processed(
 ) -> None:
     invoice_id = fake.add_invoice()
     finance = await accepting()
-    journal = MemoryJournal()
+    now = [1_000.0]
+    journal = MemoryJournal(clock=lambda: now[0])
     key = str(invoice_id)
     # A previous run booked it and died before SetAsProcessed.
-    await journal.claim(key, "dead", 0.001)
+    await journal.claim(key, "dead", 60)
     await journal.record_intent(key, JournalAction.BOOK, owner="dead", invoice_id=invoice_id)
     reference = await finance.book(
         Invoice(
@@ -373,7 +374,7 @@ async def test_resume_after_crash_before_set_as_processed(
         )
     )
     await journal.record_reference(key, reference, owner="dead")
-    await anyio.sleep(0.01)  # the dead owner's lease expires
+    now[0] += 61  # the dead owner's lease expires
     report = await Reconciler(qondor, finance=finance, journal=journal).run()
     assert report.ok
     assert finance.book_calls[invoice_id] == 1
@@ -494,6 +495,7 @@ async def test_concurrency_and_progress(
     inner = await accepting()
     in_flight = 0
     most = 0
+    full = anyio.Event()  # set once three bookings are in flight together
 
     class Slow:
         def __getattr__(self, name: str) -> object:
@@ -503,7 +505,10 @@ async def test_concurrency_and_progress(
             nonlocal in_flight, most
             in_flight += 1
             most = max(most, in_flight)
-            await anyio.sleep(0.01)
+            if in_flight == 3:
+                full.set()
+            with anyio.fail_after(10):  # only if the slots never fill: fail, do not hang
+                await full.wait()
             in_flight -= 1
             return await inner.book(invoice)
 
