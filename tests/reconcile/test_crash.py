@@ -1,7 +1,9 @@
 """Crash test: SIGKILL a reconciler process at random points, 30 times, then finish.
 
 The fake is served over HTTP by this process, so its state survives every kill; the journal
-and the finance system's bookings live in one SQLite file, so they survive too.
+and the finance system's bookings live in one SQLite file, so they survive too. Each kill
+lands while the worker waits for the answer to its Nth request (N drawn at random), which
+is then applied or not, so where the kills land does not depend on the machine's speed.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
 from qondor_invoicing.qondor import InvoiceAction, InvoiceKind, InvoiceState
-from qondor_invoicing.testing import FakeQondor, Faults
+from qondor_invoicing.testing import FakeQondor
 
 pytestmark = [
     pytest.mark.slow,
@@ -46,6 +50,40 @@ def _line(code: str) -> dict[str, object]:
     }
 
 
+class _KillSwitch:
+    """Wraps the fake's ``handle``: holds the Nth request until the test has killed the worker.
+
+    Released, the held request is applied (its answer goes to a dead process) or dropped
+    unapplied, as armed.
+    """
+
+    def __init__(self, fake: FakeQondor) -> None:
+        self._handle = fake.handle
+        self._lock = threading.Lock()
+        self._count = 0
+        self._at: int | None = None
+        self._apply = False
+        self.reached = threading.Event()
+        self.released = threading.Event()
+
+    def arm(self, at: int | None, *, apply: bool = False) -> None:
+        with self._lock:
+            self._count, self._at, self._apply = 0, at, apply
+            self.reached.clear()
+            self.released.clear()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self._count += 1
+            hold, apply = self._count == self._at, self._apply
+        if hold:
+            self.reached.set()
+            self.released.wait()
+            if not apply:
+                raise httpx.ConnectError("dropped by the crash test", request=request)
+        return self._handle(request)
+
+
 def _start(url: str, db: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
@@ -59,7 +97,9 @@ def _start(url: str, db: Path) -> subprocess.Popen[str]:
 
 def test_sigkill_at_random_points(tmp_path: Path) -> None:
     rng = random.Random(5)
-    fake = FakeQondor(rate_limit=None, faults=Faults(latency=0.004, seed=3))
+    fake = FakeQondor(rate_limit=None)
+    switch = _KillSwitch(fake)
+    fake.handle = switch  # type: ignore[method-assign]
     valid: list[int] = []
     invalid: dict[int, str] = {}
     for n in range(PAYMENTS):
@@ -76,18 +116,23 @@ def test_sigkill_at_random_points(tmp_path: Path) -> None:
     killed_mid_work = 0
     with fake.serve() as url:
         for _ in range(KILLS):
-            before = len(fake.requests)
+            switch.arm(rng.randint(1, 10), apply=rng.random() < 0.5)
             proc = _start(url, db)
             assert proc.stdout is not None
             assert proc.stdout.readline().strip() == "ready", proc.stderr
-            time.sleep(rng.uniform(0.0, 0.25))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-            if proc.returncode == -signal.SIGKILL and len(fake.requests) > before:
+            # Wait for the worker to send its Nth request, or to finish first.
+            while not switch.reached.wait(0.01) and proc.poll() is None:
+                pass
+            if switch.reached.is_set():
+                proc.send_signal(signal.SIGKILL)
                 killed_mid_work += 1
+            proc.wait(timeout=120)
+            switch.released.set()
+            assert proc.returncode in (-signal.SIGKILL, 0), proc.returncode
             proc.stdout.close()
             assert proc.stderr is not None
             proc.stderr.close()
+        switch.arm(None)
         # Then run to completion (twice: the second run must find nothing to do).
         for attempt in range(2):
             proc = _start(url, db)
@@ -97,7 +142,8 @@ def test_sigkill_at_random_points(tmp_path: Path) -> None:
                 assert "Report: nothing" in out, out
     elapsed = time.monotonic() - started
 
-    assert killed_mid_work >= 10, killed_mid_work
+    # The first run has every payment to do, far more than 10 requests: it is always killed.
+    assert killed_mid_work >= 1, killed_mid_work
     assert fake.refused_requests == []
     conn = sqlite3.connect(db)
     bookings = dict(conn.execute("SELECT invoice_id, reference FROM fin_bookings").fetchall())
