@@ -26,6 +26,7 @@ PUBLIC_MODULES = [
     "qondor_invoicing.qondor",
     "qondor_invoicing.qonto",
     "qondor_invoicing.reconcile",
+    "qondor_invoicing.sync",
     "qondor_invoicing.testing",
 ]
 

@@ -22,6 +22,7 @@ from .errors import AuthenticationError as AuthenticationError
 from .errors import BadRequestError as BadRequestError
 from .errors import ConfigurationError as ConfigurationError
 from .errors import ConflictError as ConflictError
+from .errors import EventLoopError as EventLoopError
 from .errors import IllegalTransitionError as IllegalTransitionError
 from .errors import InternalServerError as InternalServerError
 from .errors import InvalidInputError as InvalidInputError
@@ -96,6 +97,10 @@ from .reconcile import Validator as Validator
 
 __version__ = "0.1.0.dev0"
 
+from .sync import QondorSyncClient as QondorSyncClient
+from .sync import QontoSyncClient as QontoSyncClient
+from .sync import SyncReconciler as SyncReconciler
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -121,6 +126,7 @@ __all__ = [
     "EInvoicingLifecycleEvent",
     "ErrorBody",
     "ErrorDetail",
+    "EventLoopError",
     "Fail",
     "FinanceSystem",
     "IllegalTransitionError",
@@ -155,7 +161,9 @@ __all__ = [
     "QONDOR_RULES_FAQ_RECOVERY",
     "QONTO_RULES",
     "QondorClient",
+    "QondorSyncClient",
     "QontoClient",
+    "QontoSyncClient",
     "RateLimitError",
     "RateLimiter",
     "ReconcileAbortedError",
@@ -183,6 +191,7 @@ __all__ = [
     "SupplierInvoiceTax",
     "SupplierInvoiceUpload",
     "SupplierSnapshot",
+    "SyncReconciler",
     "UnexpectedRedirectError",
     "UnprocessableEntityError",
     "Validator",

@@ -45,6 +45,7 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "EventLoopError",
     "IllegalTransitionError",
     "InternalServerError",
     "InvalidInputError",
@@ -79,6 +80,14 @@ def _restore_error(
 
 class ConfigurationError(InvoicingError, ValueError):
     """The client was configured in a way that cannot work (e.g. no credentials)."""
+
+
+class EventLoopError(InvoicingError, RuntimeError):
+    """An async client was used on another event loop than the one it first ran on.
+
+    A client's connection pool belongs to one event loop: create the client inside the
+    coroutine that ``asyncio.run()`` or ``anyio.run()`` runs, or use the sync clients.
+    """
 
 
 class InvalidInputError(InvoicingError, ValueError):

@@ -11,8 +11,9 @@ from typing import Any, Final, TypeVar
 import anyio
 import attrs
 import httpx
+from anyio.lowlevel import RunVar
 
-from ..errors import InvalidInputError
+from ..errors import EventLoopError, InvalidInputError
 from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth
 from .limits import RateLimiter
@@ -28,6 +29,8 @@ _SELF = TypeVar("_SELF", bound="HTTPCore")
 
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _BODY_LOG_LIMIT: Final = 4000
+# One marker object per running event loop: which loop a connection pool belongs to.
+_LOOP: Final[RunVar[object]] = RunVar("qondor_invoicing_event_loop")
 
 
 @attrs.define
@@ -39,6 +42,25 @@ class _Shared:
     max_concurrency: int | None
     concurrency: anyio.CapacityLimiter | None = None
     closed: bool = False
+    loop: object | None = None
+
+    def check_loop(self, api_name: str) -> None:
+        """Bind to the running event loop on first use; refuse any other loop afterwards."""
+        marker = _LOOP.get(None)
+        if marker is None:
+            marker = object()
+            _LOOP.set(marker)
+        if self.loop is None:
+            self.loop = marker
+        elif self.loop is not marker:
+            name = f"{api_name.capitalize()}Client"
+            raise EventLoopError(
+                f"this {name} was first used on another event loop (closed now, or running "
+                "in another thread): an async client belongs to one event loop. Create it "
+                f"inside the coroutine given to asyncio.run() or anyio.run() (async with "
+                f"{name}(...) as client: ...), or use {name.replace('Client', 'SyncClient')} "
+                "from code that is not async"
+            )
 
     def concurrency_limiter(self) -> anyio.CapacityLimiter | None:
         if self.max_concurrency is None:
@@ -264,6 +286,7 @@ class HTTPCore:
         url = self._url(path)
         policy = self.retry_policy
         shared = self._shared
+        shared.check_loop(self.api_name)
         retries = 0
         refreshed = False
         started = time.perf_counter()
