@@ -207,8 +207,121 @@ def test_reconcile_dry_run_then_apply(
         ["reconcile", "--finance", "cli_test_finance:finance", "--apply", "--json"], factory
     )
     assert code == 0, err
-    assert json.loads(out)["summary"]
+    data = json.loads(out)
+    assert data["dry_run"] is False
+    steps = data["plan"]["steps"]
+    assert steps
+    assert {"step", "invoice_id", "detail", "kind", "amount"} <= set(steps[0])
+    results = data["report"]["results"]
+    assert [r["invoice_id"] for r in results] == [s["invoice_id"] for s in steps]
+    assert {r["status"] for r in results} == {"done"}
+    assert data["report"]["ok"] is True
     assert fake_qondor.requests_to("PUT")
+
+
+def test_reconcile_dry_run_json_has_the_whole_plan(
+    fakes: tuple[FakeQondor, FakeQonto], finance_module: InMemoryFinanceSystem
+) -> None:
+    code, out, err = run(
+        ["reconcile", "--finance", "cli_test_finance:finance", "--json"], FakeFactory(*fakes)
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["dry_run"] is True
+    assert data["report"] is None
+    assert data["plan"]["counts"]["book"] == len(data["plan"]["steps"]) > 0
+
+
+def test_reconcile_exit_status_when_a_person_is_needed(
+    fakes: tuple[FakeQondor, FakeQonto], finance_module: InMemoryFinanceSystem
+) -> None:
+    fake_qondor, _ = fakes
+    card = fake_qondor.add_invoice(kind=InvoiceKind.CREDIT_CARD_PAYMENT)
+    finance_module.articles.clear()  # every payment fails validation; the card one needs a person
+    argv = ["reconcile", "--finance", "cli_test_finance:finance"]
+    code, out, err = run(argv, FakeFactory(*fakes))
+    assert code == 5, err
+    assert "Needs a person" in out
+    code, out, err = run([*argv, "--apply"], FakeFactory(*fakes))
+    assert code == 5, err
+    assert "need a person" in err
+    assert fake_qondor.invoices[card].state is InvoiceState.UNPROCESSED
+
+
+def test_reconcile_exit_status_when_steps_are_deferred(
+    fakes: tuple[FakeQondor, FakeQonto],
+    finance_module: InMemoryFinanceSystem,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def book(invoice: object) -> str:
+        raise ConnectionError("the finance system is down")
+
+    monkeypatch.setattr(finance_module, "book", book)
+    argv = ["reconcile", "--finance", "cli_test_finance:finance", "--apply", "--json"]
+    code, out, err = run(argv, FakeFactory(*fakes))
+    assert code == 5, err
+    assert json.loads(out)["report"]["counts"]["deferred"] > 0
+
+
+def test_reconcile_exit_status_when_payments_are_skipped(
+    fakes: tuple[FakeQondor, FakeQonto], finance_module: InMemoryFinanceSystem
+) -> None:
+    finance_module.down = True  # every lookup raises: nothing can be validated
+    code, out, err = run(
+        ["reconcile", "--finance", "cli_test_finance:finance"], FakeFactory(*fakes)
+    )
+    assert code == 5, err
+    assert "Skipped: stay in the queue" in out
+
+
+def test_version() -> None:
+    code, out, _ = run(["--version"])
+    assert code == 0
+    assert out.startswith("qondor-invoicing 0.")
+
+
+def test_tables_fit_the_terminal_with_amounts_right_aligned(
+    fakes: tuple[FakeQondor, FakeQonto], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for columns in (70, 100, 200):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        code, out, _ = run(["queue"], FakeFactory(*fakes))
+        assert code == 0
+        header, _, *rows = out.splitlines()[:-1]
+        assert max(len(line) for line in [header, *rows]) <= columns
+        end = header.index("total") + len("total")  # right-aligned: ends under its header
+        assert all(row[end - 1] != " " and row[end : end + 1] in ("", " ") for row in rows)
+    monkeypatch.setenv("COLUMNS", "70")
+    code, out, _ = run(["show", "12345"], FakeFactory(*fakes))
+    assert max(len(line) for line in out.splitlines()) <= 70
+
+
+def test_server_text_cannot_drive_the_terminal(fakes: tuple[FakeQondor, FakeQonto]) -> None:
+    fake_qondor, _ = fakes
+    evil = fake_qondor.add_invoice(
+        state=InvoiceState.FAILED,
+        failure_message="bad\x1b]0;owned\x07\x1b[2J\u202etxt",
+        customer={"id": 9, "name": "Evil\x1b[31m Corp\x9b"},
+    )
+    for argv in (["show", str(evil)], ["show", str(evil), "--json"]):
+        code, out, err = run(argv, FakeFactory(*fakes))
+        assert code == 0, err
+        for char in "\x1b\x07\x9b\u202e":
+            assert char not in out
+    assert "\\x1b]0;owned\\x07" in run(["show", str(evil)], FakeFactory(*fakes))[1]
+
+
+def test_configuration_errors_in_cli_terms(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("QONDOR_API_KEY", "QONDOR_ENVIRONMENT", "QONDOR_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = run(["queue"])
+    assert code == 2
+    assert "QONDOR_API_KEY" in err
+    assert "api_key=" not in err
+    assert "see --help" in err
+    code, _, err = run(["reconcile", "--finance", "nope"])
+    assert code == 2
+    assert "environment" not in err
 
 
 def test_reconcile_bad_finance_spec(fakes: tuple[FakeQondor, FakeQonto]) -> None:

@@ -45,7 +45,7 @@ def test_text_table_aligns_and_clips() -> None:
     lines = table.splitlines()
     assert lines[0].startswith("a  b")
     assert lines[2].endswith("…")
-    assert "2.5 EUR" in lines[3]
+    assert lines[3].endswith("2.50 EUR")
 
 
 def test_html_table_escapes_headers_and_cells() -> None:

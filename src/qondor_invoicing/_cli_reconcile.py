@@ -10,7 +10,6 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import IO, TYPE_CHECKING, Any
 
-from ._render import text_table
 from .errors import ConfigurationError, InvalidInputError
 from .qondor import InvoiceKind, InvoiceState, QondorClient
 from .qonto import QontoClient
@@ -29,7 +28,11 @@ from .testing import FakeQondor, FakeQonto
 if TYPE_CHECKING:
     from .cli import ClientFactory, _Output
 
-__all__ = ["ProgressBar", "demo", "reconcile"]
+__all__ = ["EXIT_ATTENTION", "ProgressBar", "demo", "reconcile"]
+
+#: ``reconcile`` exit status when steps need a person, or payments wait for the next run
+#: because something failed (deferred or skipped steps), so that cron or a scheduler alerts.
+EXIT_ATTENTION = 5
 
 
 class ProgressBar:
@@ -98,7 +101,7 @@ async def demo(args: argparse.Namespace, out: _Output) -> int:
         plan = await reconciler.plan()
         if not out.as_json:
             out.line("Plan (run 1: validate and book)")
-            out.line(str(plan))
+            out.line(plan.render(width=out.width))
             out.line()
         first = await reconciler.apply(plan)
 
@@ -142,10 +145,10 @@ async def demo(args: argparse.Namespace, out: _Output) -> int:
         )
         return 0
     out.line("Report (run 1)")
-    out.line(str(first))
+    out.line(first.render(width=out.width))
     out.line()
     out.line("Report (run 2: settlement with Qonto)")
-    out.line(str(second))
+    out.line(second.render(width=out.width))
     out.line()
     out.line("Final states in Qondor")
     rows: list[list[Any]] = [
@@ -155,7 +158,7 @@ async def demo(args: argparse.Namespace, out: _Output) -> int:
         for state in InvoiceState
         if states.get((kind, state), 0)
     ]
-    out.line(text_table(["kind", "state", "payments"], rows))
+    out.table(["kind", "state", "payments"], rows)
     out.line()
     out.line(
         f"book() called {sum(finance.book_calls.values())} times for "
@@ -207,16 +210,23 @@ async def reconcile(args: argparse.Namespace, out: _Output, factory: ClientFacto
         plan = await reconciler.plan()
         if not args.apply:
             if out.as_json:
-                out.json({"dry_run": True, "plan": [s.describe() for s in plan]})
+                out.json({"dry_run": True, "plan": plan.to_dict(), "report": None})
             else:
-                out.line(str(plan))
+                out.line(plan.render(width=out.width))
                 out.info("dry run: nothing was changed (use --apply to act on this plan)")
-            return 0
+            return EXIT_ATTENTION if plan.discrepancies or plan.skips else 0
         report = await reconciler.apply(plan)
         if out.as_json:
-            out.json({"dry_run": False, "summary": _summary(report)})
+            out.json({"dry_run": False, "plan": plan.to_dict(), "report": report.to_dict()})
         else:
-            out.line(str(report))
+            out.line(report.render(width=out.width))
+        waiting = len(report.deferred) + len(plan.skips)
+        if report.needs_person or waiting:
+            out.info(
+                f"attention: {len(report.needs_person)} step(s) need a person, {waiting} wait "
+                f"for the next run (exit status {EXIT_ATTENTION})"
+            )
+            return EXIT_ATTENTION
         return 0
     finally:
         await qondor.aclose()

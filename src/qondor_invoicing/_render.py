@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import enum
 import html
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from .money import Money
 
 __all__ = [
+    "amount_text",
     "cell",
+    "json_text",
+    "printable",
     "html_table",
     "jsonable",
     "model_html",
@@ -24,40 +28,119 @@ __all__ = [
 ]
 
 
+# Characters a terminal acts on instead of showing: C0 controls (ESC starts escape sequences,
+# BEL rings), DEL, C1 controls (0x9b is a one-byte CSI), and the bidirectional overrides and
+# line separators that reorder or split what is shown.
+_CONTROLS: Final = [
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0x2028,
+    0x2029,
+]
+_ESCAPES: Final = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _CONTROLS}
+_ESCAPES_KEEP_LINES: Final = {c: e for c, e in _ESCAPES.items() if c != 0x0A}
+_JSON_ESCAPES: Final = {c: f"\\u{c:04x}" for c in _CONTROLS if c != 0x0A}
+
+
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """Return ``text`` with every control character shown as an escape (``\\x1b``).
+
+    Everything the CLI prints goes through this, so that data from a server (a failure
+    message, a supplier's name) cannot move the cursor, retitle the window or hide text.
+    """
+    return text.translate(_ESCAPES_KEEP_LINES if keep_newlines else _ESCAPES)
+
+
+def json_text(value: Any) -> str:
+    """``value`` as indented JSON in which no character is a control character."""
+    text = json.dumps(jsonable(value), indent=2, ensure_ascii=False)
+    # json escapes C0 controls inside strings (its own newlines are indentation); DEL, C1 and
+    # the bidi controls are valid JSON as they are, so escape them here.
+    return text.translate(_JSON_ESCAPES)
+
+
+def amount_text(amount: Decimal) -> str:
+    """``Decimal("1250.5")`` as ``"1 250.50"``: thousands apart, at least two decimals."""
+    if not amount.is_finite():
+        return str(amount)
+    if amount.as_tuple().exponent in (0, -1) or amount == amount.quantize(_CENT):
+        amount = amount.quantize(_CENT)
+    return f"{amount:,}".replace(",", " ")
+
+
+_CENT: Final = Decimal("0.01")
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, Decimal, Money, float)) and not isinstance(value, bool)
+
+
 def cell(value: Any) -> str:
-    """Return a value as a short table cell."""
+    """Return a value as a short table cell (control characters escaped)."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return printable(value)
     if isinstance(value, enum.Enum):
         name = value.name
         return str(value.value) if name.startswith("UNKNOWN[") else name.lower()
     if isinstance(value, Money):
-        return f"{value.amount:,} {value.currency}".replace(",", " ")
+        return f"{amount_text(value.amount)} {printable(value.currency)}"
     if isinstance(value, Decimal):
         return f"{value:,}".replace(",", " ")
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return printable(str(value))
 
 
 def text_table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, max_width: int = 60
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    max_width: int = 60,
+    width: int | None = None,
 ) -> str:
-    """Return rows as an aligned plain-text table (cells longer than ``max_width`` are cut)."""
+    """Return rows as an aligned plain-text table.
+
+    Numbers and amounts are right-aligned. Cells longer than ``max_width`` are cut; with
+    ``width`` (a terminal's columns), the widest text columns are narrowed until the table
+    fits, never below their header or 8 characters.
+    """
     cells = [[_clip(cell(v), max_width) for v in row] for row in rows]
+    right = [
+        bool(rows) and all(_numeric(r[i]) or r[i] is None for r in rows)
+        for i in range(len(headers))
+    ]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, text in enumerate(row):
             widths[i] = max(widths[i], len(text))
-    lines = [
-        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
-        "  ".join("-" * w for w in widths),
-    ]
-    lines.extend(
-        "  ".join(t.ljust(w) for t, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    )
+    if width is not None:
+        floors = [
+            len(h) if right[i] else max(min(len(h), widths[i]), min(8, widths[i]))
+            for i, h in enumerate(headers)
+        ]
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        while excess > 0:
+            narrowable = [i for i, w in enumerate(widths) if not right[i] and w > floors[i]]
+            if not narrowable:
+                break
+            widest = max(narrowable, key=lambda i: widths[i])
+            widths[widest] -= 1
+            excess -= 1
+        cells = [[_clip(text, w) for text, w in zip(row, widths, strict=True)] for row in cells]
+
+    def line(texts: Sequence[str]) -> str:
+        return "  ".join(
+            t.rjust(w) if r else t.ljust(w) for t, w, r in zip(texts, widths, right, strict=True)
+        ).rstrip()
+
+    lines = [line(list(headers)), "  ".join("-" * w for w in widths)]
+    lines.extend(line(row) for row in cells)
     return "\n".join(lines)
 
 
@@ -106,7 +189,7 @@ def jsonable(value: Any) -> Any:
 
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 def _field_value(obj: Any, name: str) -> Any:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
+import re
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
+from importlib import metadata as _metadata
 from typing import IO, Any
 
 import anyio
 
-from ._render import jsonable, text_table
+from ._render import json_text, printable, text_table
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -32,6 +34,11 @@ from .errors import (
 )
 from .qondor import Invoice, QondorClient
 from .qonto import QontoClient, SupplierInvoice, SupplierInvoiceStatus
+
+try:
+    __version__ = _metadata.version("qondor-invoicing")
+except _metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+    from . import __version__
 
 __all__ = ["ClientFactory", "main"]
 
@@ -58,20 +65,26 @@ class ClientFactory:
 
 
 class _Output:
+    """Where the commands print. Every line goes through `printable`: data from a server
+    (a failure message, a supplier name) never reaches the terminal as control characters."""
+
     def __init__(self, stdout: IO[str], stderr: IO[str], as_json: bool) -> None:
         self.stdout = stdout
         self.stderr = stderr
         self.as_json = as_json
+        self.width = max(shutil.get_terminal_size().columns, 40)
 
     def json(self, value: Any) -> None:
-        json.dump(jsonable(value), self.stdout, indent=2, ensure_ascii=False)
-        self.stdout.write("\n")
+        self.stdout.write(json_text(value) + "\n")
 
     def line(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
+        self.stdout.write(printable(text, keep_newlines=True) + "\n")
 
     def info(self, text: str) -> None:
-        self.stderr.write(text + "\n")
+        self.stderr.write(printable(text, keep_newlines=True) + "\n")
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.line(text_table(headers, rows, width=self.width))
 
 
 def _invoice_rows(invoices: Sequence[Invoice]) -> list[list[Any]]:
@@ -85,39 +98,36 @@ def _invoice_rows(invoices: Sequence[Invoice]) -> list[list[Any]]:
                 inv.state,
                 inv.invoice_number,
                 customer,
-                inv.total_incl_vat,
-                inv.currency,
+                inv.total(),
                 inv.external_reference,
             ]
         )
     return rows
 
 
-_INVOICE_HEADERS = ["id", "kind", "state", "number", "customer", "total", "cur", "ext ref"]
+_INVOICE_HEADERS = ["id", "kind", "state", "number", "customer", "total", "ext ref"]
 
 
 def _show_invoice(out: _Output, inv: Invoice) -> None:
     if out.as_json:
         out.json(inv)
         return
-    out.line(text_table(_INVOICE_HEADERS, _invoice_rows([inv])))
+    out.table(_INVOICE_HEADERS, _invoice_rows([inv]))
     if inv.lines:
         out.line()
-        out.line(
-            text_table(
-                ["article", "description", "qty", "excl. VAT", "VAT %", "incl. VAT"],
+        out.table(
+            ["article", "description", "qty", "excl. VAT", "VAT %", "incl. VAT"],
+            [
                 [
-                    [
-                        ln.article_code,
-                        ln.description,
-                        ln.quantity,
-                        ln.amount_excl_vat,
-                        ln.vat_rate,
-                        ln.amount_incl_vat,
-                    ]
-                    for ln in inv.lines
-                ],
-            )
+                    ln.article_code,
+                    ln.description,
+                    ln.quantity,
+                    ln.amount_excl_vat,
+                    ln.vat_rate,
+                    ln.amount_incl_vat,
+                ]
+                for ln in inv.lines
+            ],
         )
     allowed = sorted(a.name for a in inv.allowed_actions())
     out.line()
@@ -148,7 +158,7 @@ def _show_si(out: _Output, si: SupplierInvoice) -> None:
     if out.as_json:
         out.json(si)
     else:
-        out.line(text_table(_SI_HEADERS, _si_rows([si])))
+        out.table(_SI_HEADERS, _si_rows([si]))
 
 
 def _positive_int(text: str) -> int:
@@ -184,6 +194,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backend", choices=["asyncio", "trio"], default="asyncio", help="async backend"
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
@@ -247,7 +258,7 @@ async def _queue(args: argparse.Namespace, out: _Output, factory: ClientFactory)
     if out.as_json:
         out.json(list(invoices))
     else:
-        out.line(text_table(_INVOICE_HEADERS, _invoice_rows(list(invoices))))
+        out.table(_INVOICE_HEADERS, _invoice_rows(list(invoices)))
         out.line(f"{len(invoices)} unprocessed payment(s)")
     return EXIT_OK
 
@@ -288,7 +299,7 @@ async def _qonto(args: argparse.Namespace, out: _Output, factory: ClientFactory)
             if out.as_json:
                 out.json(items)
             else:
-                out.line(text_table(_SI_HEADERS, _si_rows(items)))
+                out.table(_SI_HEADERS, _si_rows(items))
             return EXIT_OK
         if args.qonto_command == "show":
             si = await invoices.get(args.id)
@@ -302,9 +313,26 @@ async def _qonto(args: argparse.Namespace, out: _Output, factory: ClientFactory)
     return EXIT_OK
 
 
+_ENV_VAR = re.compile(r"\b(?:QONDOR|QONTO)_[A-Z_]+\b")
+# The library's messages name both ways to configure it (an argument, or the environment);
+# the CLI has only the environment.
+_PYTHON_TERMS = (
+    (re.compile(r"pass [^:]*?,? or set "), "set "),
+    (re.compile(r"(?:\w+= \+ )?\w+= \(or ([^)]*)\)"), r"\1"),
+    (re.compile(r", or \w+= and \w+=\)"), ")"),
+    (re.compile(r" \(or pass base_url=\)"), " (or set QONDOR_BASE_URL)"),
+)
+
+
+def _cli_terms(message: str) -> str:
+    for pattern, replacement in _PYTHON_TERMS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
 def _hint(exc: BaseException) -> str:
     if isinstance(exc, ConfigurationError):
-        return "set the environment variables named above (see --help)"
+        return "see --help for the environment variables" if _ENV_VAR.search(str(exc)) else ""
     if isinstance(exc, AuthenticationError):
         return "check the credentials in the environment"
     if isinstance(exc, NotFoundError):
@@ -355,6 +383,7 @@ def main(
     Returns:
         0 on success, 1 when an operation failed, 2 for usage or configuration errors,
         3 when a state change was refused before sending, 4 when a record was not found,
+        5 when ``reconcile`` left steps for a person or deferred some to the next run,
         130 when interrupted.
     """
     out_stream = stdout or sys.stdout
@@ -391,5 +420,7 @@ def main(
     except (InvoicingError, ValueError) as exc:
         hint = _hint(exc)
         name = type(exc).__name__
-        err_stream.write(f"error: {name}: {exc}" + (f" ({hint})" if hint else "") + "\n")
+        message = _cli_terms(str(exc)) if isinstance(exc, ConfigurationError) else str(exc)
+        text = f"error: {name}: {message}" + (f" ({hint})" if hint else "")
+        err_stream.write(printable(text) + "\n")
         return _exit_code(exc)

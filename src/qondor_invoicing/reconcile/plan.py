@@ -21,11 +21,12 @@ import enum
 import html
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import attrs
 
-from .._render import html_table, jsonable, text_table
+from .._render import html_table, jsonable, printable, text_table
+from ..money import Money
 from ..qondor.models import Invoice, InvoiceAction
 from ..qonto.models import SupplierInvoice
 from .journal import JournalEntry, JournalOutcome
@@ -317,6 +318,23 @@ def _kind_cell(step: Step) -> str:
     return invoice.kind.value if invoice is not None else ""
 
 
+def _amount(step: Step) -> Money | None:
+    invoice = step.payment
+    return invoice.total() if invoice is not None else None
+
+
+_PLAN_HEADERS: Final = ["payment", "kind", "amount", "detail"]
+_PLAN_TITLES: Final = {
+    StepKind.BOOK: "To book, then SetAsProcessed",
+    StepKind.FAIL: "To fail (SetAsFailed is final)",
+    StepKind.SETTLE: "To settle (SetAsPaid)",
+    StepKind.CLOSE: "To close in the journal",
+    StepKind.DISCREPANCY: "Needs a person",
+    StepKind.SKIP: "Skipped: stay in the queue",
+}
+_REPORT_HEADERS: Final = ["payment", "step", "amount", "detail"]
+
+
 def _summary(counts: dict[str, int], order: Sequence[str]) -> str:
     parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
     return ", ".join(parts) if parts else "nothing"
@@ -424,20 +442,38 @@ class Plan:
     def __repr__(self) -> str:
         return f"<{self.summary()}>"
 
-    def __str__(self) -> str:
-        lines = [self.summary(), *(f"warning: {w}" for w in self.warnings)]
-        if self.steps:
-            lines.append(
-                text_table(["payment", "kind", "step", "detail"], self.rows(), max_width=90)
-            )
+    def _sections(self) -> list[tuple[str, list[list[Any]]]]:
+        sections = []
+        for kind in StepKind:
+            steps = [s for s in self.steps if s.kind is kind]
+            if steps:
+                rows = [
+                    [_label(s.payment, s.invoice_id), _kind_cell(s), _amount(s), s.describe()]
+                    for s in steps
+                ]
+                sections.append((f"{_PLAN_TITLES[kind]} ({len(steps)})", rows))
+        return sections
+
+    def render(self, *, width: int | None = None) -> str:
+        """The plan as text: a summary, then one table per kind of step.
+
+        Args:
+            width: Fit the tables in this many columns (a terminal's width).
+        """
+        lines = [self.summary(), *(f"warning: {printable(w)}" for w in self.warnings)]
+        for title, rows in self._sections():
+            lines += ["", title, text_table(_PLAN_HEADERS, rows, max_width=90, width=width)]
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
 
     def _repr_html_(self) -> str:
         warnings = "".join(f"<p><b>warning:</b> {html.escape(w)}</p>" for w in self.warnings)
-        table = html_table(
-            ["payment", "kind", "step", "detail"], self.rows(), caption=self.summary()
+        tables = "".join(
+            html_table(_PLAN_HEADERS, rows, caption=title) for title, rows in self._sections()
         )
-        return warnings + table
+        return f"<p><b>{html.escape(self.summary())}</b></p>{warnings}{tables}"
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain JSON data."""
@@ -460,6 +496,7 @@ def _step_dict(step: Step) -> dict[str, Any]:
     if step.payment is not None:
         data["kind"] = step.payment.kind.value
         data["invoice_number"] = step.payment.invoice_number
+        data["amount"] = jsonable(step.payment.total())
     return data
 
 
@@ -504,6 +541,16 @@ class StepResult:
     detail: str = ""
     external_reference: str | None = None
     error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
+
+
+_REPORT_TITLES: Final = {
+    StepStatus.DONE: "Done",
+    StepStatus.NEEDS_PERSON: "Needs a person",
+    StepStatus.DEFERRED: "Deferred: retried on the next run",
+    StepStatus.SKIPPED: "Skipped",
+    StepStatus.PLANNED: "Planned (dry run: nothing was done)",
+}
+_REPORT_ORDER: Final = tuple(_REPORT_TITLES)
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -585,16 +632,42 @@ class Report:
     def __repr__(self) -> str:
         return f"<{self.summary()}>"
 
+    def _sections(self) -> list[tuple[str, list[list[Any]]]]:
+        sections = []
+        for status in _REPORT_ORDER:
+            results = self.with_status(status)
+            if results:
+                rows = [
+                    [
+                        _label(r.step.payment, r.step.invoice_id),
+                        r.step.kind.value,
+                        _amount(r.step),
+                        r.detail or r.step.describe(),
+                    ]
+                    for r in results
+                ]
+                sections.append((f"{_REPORT_TITLES[status]} ({len(results)})", rows))
+        return sections
+
+    def render(self, *, width: int | None = None) -> str:
+        """The report as text: a summary, then one table per outcome (done, deferred, ...).
+
+        Args:
+            width: Fit the tables in this many columns (a terminal's width).
+        """
+        lines = [self.summary()]
+        for title, rows in self._sections():
+            lines += ["", title, text_table(_REPORT_HEADERS, rows, max_width=90, width=width)]
+        return "\n".join(lines)
+
     def __str__(self) -> str:
-        if not self.results:
-            return self.summary()
-        table = text_table(["payment", "step", "status", "detail"], self.rows(), max_width=90)
-        return f"{self.summary()}\n{table}"
+        return self.render()
 
     def _repr_html_(self) -> str:
-        return html_table(
-            ["payment", "step", "status", "detail"], self.rows(), caption=self.summary()
+        tables = "".join(
+            html_table(_REPORT_HEADERS, rows, caption=title) for title, rows in self._sections()
         )
+        return f"<p><b>{html.escape(self.summary())}</b></p>{tables}"
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON data."""
