@@ -555,9 +555,11 @@ async def test_plan_and_report_render(
     text = str(plan)
     assert text.startswith("Plan: 1 book, 1 fail (queue 2)")
     assert "VAT rate 12% not configured for product category 'Accommodation'" in text
-    assert "payment" in text.splitlines()[1]
+    assert text.splitlines()[2] == "To book, then SetAsProcessed (1)"
+    assert "payment" in text.splitlines()[3]
+    assert "To fail (SetAsFailed is final) (1)" in text
     html = plan._repr_html_()
-    assert html.count("<tr>") == 3
+    assert html.count("<tr>") == 4  # a table per kind of step: header and one row each
     assert "&#x27;Accommodation&#x27;" in html
     assert plan.to_dict()["counts"]["book"] == 1
     report = await reconciler.apply(plan)
