@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -448,3 +450,38 @@ async def test_sqlite_version_1_file_is_migrated(tmp_path: Path, clock: Clock) -
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     conn.close()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+async def test_sqlite_files_are_private_whatever_the_umask(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "journal.db"
+    old = os.umask(0)
+    try:
+        async with SqliteJournal(path, clock=clock) as journal:
+            assert await journal.claim("1", "w1", 60)
+            await journal.record_intent(
+                "1",
+                JournalAction.FAIL,
+                owner="w1",
+                invoice_id=1,
+                failure_message="Customer Jane Doe: IBAN closed",
+            )
+            modes = _modes(tmp_path)
+    finally:
+        os.umask(old)
+    files = ["journal.db", "journal.db-shm", "journal.db-wal", "journal.db.lock"]
+    assert modes == dict.fromkeys(files, 0o600)
+
+
+def _modes(directory: Path) -> dict[str, int]:
+    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in sorted(directory.iterdir())}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+async def test_sqlite_keeps_the_mode_of_an_existing_file(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "journal.db"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    async with SqliteJournal(path, clock=clock) as journal:
+        assert await journal.claim("1", "w1", 60)
+    assert _modes(tmp_path)["journal.db"] == 0o640

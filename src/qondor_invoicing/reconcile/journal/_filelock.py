@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ._errors import JournalLockedError
 
+_PRIVATE = 0o600
+
+
+def _create_private(path: str) -> int | None:
+    """Create ``path`` readable and writable by its owner only, whatever the umask.
+
+    Returns an open descriptor of the file (new or existing), or ``None`` if it existed:
+    an existing file keeps the mode its owner gave it.
+    """
+    try:
+        fd = os.open(
+            path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), _PRIVATE
+        )
+    except FileExistsError:
+        return None
+    if hasattr(os, "fchmod"):  # the umask can only take bits away; make it exactly 0600
+        os.fchmod(fd, _PRIVATE)
+    return fd
+
 
 def _acquire_file_lock(lock_path: str, db_path: str) -> Any:
-    handle = open(lock_path, "a+b")  # noqa: SIM115 - held open for the journal's lifetime
+    fd = _create_private(lock_path)
+    # Held open for the journal's lifetime.
+    handle = open(lock_path, "a+b") if fd is None else os.fdopen(fd, "a+b")  # noqa: SIM115
     try:
         if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
             import msvcrt

@@ -14,7 +14,7 @@ import anyio.to_thread
 
 from ._entry import JournalEntry, JournalEvent, JournalOutcome
 from ._errors import JournalError
-from ._filelock import _acquire_file_lock, _release_file_lock
+from ._filelock import _acquire_file_lock, _create_private, _release_file_lock
 from ._lease import _Claim
 from ._rows import (
     _COLUMNS,
@@ -90,6 +90,9 @@ class SqliteJournal(_StoredJournal):
     claims are only taken over once their lease expires.
 
     The file is opened lazily, on first use, in a worker thread (or on ``async with``).
+    A new file (and its ``-wal``, ``-shm`` and ``.lock`` files) is created readable and
+    writable by its owner only (0600), whatever the umask: it holds finance references and
+    failure messages that may name customers. An existing file keeps its mode.
 
     Args:
         path: The database file (created if missing), or ``":memory:"``.
@@ -159,6 +162,11 @@ class SqliteJournal(_StoredJournal):
         if self.exclusive and self.path != ":memory:":
             self._lock_file = _acquire_file_lock(self.path + ".lock", self.path)
         try:
+            if self.path not in ("", ":memory:"):
+                # SQLite gives its -wal and -shm files the database file's mode.
+                fd = _create_private(self.path)
+                if fd is not None:
+                    os.close(fd)
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout,
