@@ -21,6 +21,7 @@ asyncio and trio alike; a small pool of connections lets several calls run at on
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import threading
 import zlib
@@ -32,6 +33,7 @@ import anyio.to_thread
 
 from .._secret import Secret
 from ..errors import ConfigurationError
+from ._pg_transport import check_connection, connection_options, journal_error, redactor_for
 from .journal import JournalEntry, JournalError, JournalEvent, JournalOutcome
 from .journal._lease import _Claim
 from .journal._rows import (
@@ -160,6 +162,11 @@ class PostgresJournal(_StoredJournal):
         conninfo: A libpq connection string or URI (``"host=db dbname=finance"``,
             ``"postgresql://user@db/finance"``); empty to use libpq's ``PG*`` environment
             variables. It is kept as a `Secret`: it never appears in a repr or an error.
+            A server that is not on a unix socket or a loopback address is reached over
+            TLS: ``sslmode=require`` unless the string (or ``PGSSLMODE``) chooses
+            ``verify-full`` (recommended, with ``sslrootcert``) or ``verify-ca``; with
+            libpq 16 or later a server asking for the password in clear text is refused
+            (``require_auth=!password``, unless the string sets ``require_auth``).
         schema: The PostgreSQL schema holding the journal's tables: lower case letters,
             digits and ``_``. Use one schema per journal (e.g. per Qondor office) to keep
             several journals in one database.
@@ -176,7 +183,9 @@ class PostgresJournal(_StoredJournal):
             server's (``clock_timestamp()``), which every worker shares. Tests pass their own.
 
     Raises:
-        ConfigurationError: psycopg is not installed, or an argument is invalid.
+        ConfigurationError: psycopg is not installed, an argument is invalid, or
+            ``conninfo`` lets the connection to a remote server go in clear text
+            (``sslmode`` ``disable``, ``allow`` or ``prefer``).
     """
 
     def __init__(
@@ -205,11 +214,12 @@ class PostgresJournal(_StoredJournal):
         try:
             params = pg.conninfo.conninfo_to_dict(secret.get_secret_value())
         except pg.Error:
-            # The message may quote the string, password included.
-            raise ConfigurationError(
-                "conninfo is not a valid PostgreSQL connection string"
-            ) from None
+            params = None  # the message may quote the string, password included
+        if params is None:
+            raise ConfigurationError("conninfo is not a valid PostgreSQL connection string")
         self._conninfo = secret
+        self._options = connection_options(params, os.environ, pg.pq.version())
+        self._redact = redactor_for(secret.get_secret_value(), params, os.environ)
         self._target = {k: str(params[k]) for k in ("host", "port", "dbname") if params.get(k)}
         self._application_name = None if params.get("application_name") else application_name
         self._connect_timeout = None if params.get("connect_timeout") else connect_timeout
@@ -257,9 +267,8 @@ class PostgresJournal(_StoredJournal):
                     self._local.locked = self._local.clock_cursor = self._local.clock = None
                     self._checkin(conn)
             except pg.Error as exc:
-                raise JournalError(
-                    f"the PostgreSQL journal failed: {type(exc).__name__}: {exc}".strip()
-                ) from exc
+                error = journal_error("the PostgreSQL journal failed", exc, self._redact)
+        raise error  # out of the except block: psycopg's error is not its __context__
 
     def _checkout(self) -> psycopg.Connection[Any]:
         with self._pool_lock:
@@ -285,20 +294,24 @@ class PostgresJournal(_StoredJournal):
 
     def _connect(self) -> psycopg.Connection[Any]:
         pg = _import_psycopg()
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(self._options)
         if self._connect_timeout is not None:
             kwargs["connect_timeout"] = max(1, round(self._connect_timeout))
         if self._application_name:
             kwargs["application_name"] = self._application_name
+        error: JournalError | None = None
         try:
             conn: psycopg.Connection[Any] = pg.connect(
                 self._conninfo.get_secret_value(), autocommit=True, **kwargs
             )
         except pg.Error as exc:
-            raise JournalError(
-                f"cannot connect to the PostgreSQL journal {self!r}: {exc}".strip()
-            ) from None
+            error = journal_error(
+                f"cannot connect to the PostgreSQL journal {self!r}", exc, self._redact
+            )
+        if error is not None:
+            raise error  # out of the except block: psycopg's error is not its __context__
         try:
+            check_connection(conn.info.host, conn.info.hostaddr, conn.pgconn.ssl_in_use)
             # The advisory lock taken before reading relies on each statement seeing the
             # latest commits: READ COMMITTED whatever the server's default.
             conn.isolation_level = pg.IsolationLevel.READ_COMMITTED
