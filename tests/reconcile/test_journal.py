@@ -6,7 +6,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import anyio
@@ -450,6 +450,61 @@ async def test_sqlite_version_1_file_is_migrated(tmp_path: Path, clock: Clock) -
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     conn.close()
+
+
+async def _old_and_new_payments(journal: Journal, clock: Clock) -> None:
+    """Payment 1 failed and 2 started failing 100 days ago; 3 is being booked now."""
+    for key in ("1", "2"):
+        assert await journal.claim(key, "w1", 60)
+        await journal.record_intent(
+            key, JournalAction.FAIL, owner="w1", invoice_id=int(key), failure_message=f"Jane {key}"
+        )
+        await journal.record_error(key, f"server named Jane {key}", owner="w1")
+    await journal.record_outcome("1", JournalOutcome.FAILED, owner="w1", invoice_id=1)
+    await journal.record_error("1", "late error naming Jane 1", owner="w1")
+    clock.now += 100 * 86400
+    assert await journal.claim("3", "w1", 60)
+    await journal.record_intent("3", JournalAction.BOOK, owner="w1", invoice_id=3)
+    await journal.record_error("3", "timeout naming Mary", owner="w1")
+
+
+async def test_prune_forgets_old_personal_data(journal: Journal, clock: Clock) -> None:
+    await _old_and_new_payments(journal, clock)
+    prune = journal.prune  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="older_than"):
+        await prune(older_than=timedelta(days=-1))
+    # 4 events of payment 1, 2 of payment 2, and entry 1's messages.
+    assert await prune(older_than=timedelta(days=90)) == 7
+    old = await journal.get("1")
+    assert old is not None
+    assert (old.outcome, old.failure_message, old.last_error) == (JournalOutcome.FAILED, None, None)
+    assert await journal.history("1") == []
+    # An open intent keeps what the reconciler needs to finish it; only its history goes.
+    unfinished = await journal.get("2")
+    assert unfinished is not None
+    assert unfinished.intent is JournalAction.FAIL
+    assert unfinished.failure_message == "Jane 2"
+    assert await journal.history("2") == []
+    recent = await journal.get("3")
+    assert recent is not None
+    assert recent.last_error == "timeout naming Mary"
+    assert len(await journal.history("3")) == 2
+    assert await prune(older_than=timedelta(days=90)) == 0
+
+
+async def test_sqlite_prune_leaves_nothing_in_the_files(tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "journal.db"
+    async with SqliteJournal(path, clock=clock) as journal:
+        await _old_and_new_payments(journal, clock)
+        assert b"Jane 1" in _contents(tmp_path)
+        await journal.prune(older_than=timedelta(days=90))
+        contents = _contents(tmp_path)
+    assert b"Jane 1" not in contents
+    assert b"Mary" in contents
+
+
+def _contents(directory: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(directory.iterdir()))
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")

@@ -518,3 +518,15 @@ class PostgresJournal(_StoredJournal):
             (payment_key,),
         ).fetchall()
         return [_event_from_row(r) for r in rows]
+
+    def _prune(self, cutoff: datetime) -> int:
+        events = self._db.execute(self._q("DELETE FROM {s}.events WHERE at < %s"), (cutoff,))
+        entries = self._db.execute(
+            self._q(
+                "UPDATE {s}.payments SET failure_message = NULL, last_error = NULL "
+                "WHERE intent IS NULL AND updated_at < %s "
+                "AND (failure_message IS NOT NULL OR last_error IS NOT NULL)"
+            ),
+            (cutoff,),
+        )
+        return events.rowcount + entries.rowcount

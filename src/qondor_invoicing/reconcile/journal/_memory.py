@@ -6,7 +6,10 @@ import contextlib
 import itertools
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+
+import attrs
 
 from ._entry import JournalEntry, JournalEvent, JournalOutcome
 from ._lease import _Claim
@@ -78,3 +81,25 @@ class MemoryJournal(_StoredJournal):
 
     def _events(self, payment_key: str) -> list[JournalEvent]:
         return list(self._log.get(payment_key, ()))
+
+    def _prune(self, cutoff: datetime) -> int:
+        changed = 0
+        for key, events in list(self._log.items()):
+            kept = [e for e in events if e.at >= cutoff]
+            changed += len(events) - len(kept)
+            self._log[key] = kept
+        for key, entry in self._entries.items():
+            if _stale(entry, cutoff):
+                self._entries[key] = attrs.evolve(entry, failure_message=None, last_error=None)
+                changed += 1
+        return changed
+
+
+def _stale(entry: JournalEntry, cutoff: datetime) -> bool:
+    """Whether a closed entry, last changed before ``cutoff``, still holds a message."""
+    return (
+        entry.intent is None
+        and entry.updated_at is not None
+        and entry.updated_at < cutoff
+        and (entry.failure_message is not None or entry.last_error is not None)
+    )

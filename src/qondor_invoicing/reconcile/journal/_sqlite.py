@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -176,6 +177,8 @@ class SqliteJournal(_StoredJournal):
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={self._synchronous}")
+                # Deleted and overwritten rows are zeroed, not left in free pages.
+                conn.execute("PRAGMA secure_delete=ON")
                 with _transaction(conn):
                     _migrate(conn, self.path)
                     if self.exclusive:
@@ -258,6 +261,25 @@ class SqliteJournal(_StoredJournal):
             (payment_key,),
         ).fetchall()
         return [_event_from_row(r) for r in rows]
+
+    def _prune(self, cutoff: datetime) -> int:
+        at = cutoff.timestamp()
+        events = self._db.execute("DELETE FROM events WHERE at < ?", (at,)).rowcount
+        entries = self._db.execute(_CLEAR_STALE_MESSAGES, (at,)).rowcount
+        return int(events) + int(entries)
+
+    def _do_prune(self, older_than: timedelta) -> int:
+        changed = super()._do_prune(older_than)
+        # The write-ahead log still holds the pages as they were: fold it in and empty it.
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return changed
+
+
+_CLEAR_STALE_MESSAGES = (
+    "UPDATE payments SET failure_message = NULL, last_error = NULL "
+    "WHERE intent IS NULL AND updated_at < ? "
+    "AND (failure_message IS NOT NULL OR last_error IS NOT NULL)"
+)
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:

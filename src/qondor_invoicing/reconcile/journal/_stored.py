@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -75,6 +75,10 @@ class _StoredJournal:
         raise NotImplementedError
 
     def _events(self, payment_key: str) -> list[JournalEvent]:
+        raise NotImplementedError
+
+    def _prune(self, cutoff: datetime) -> int:
+        """Delete events before ``cutoff``; clear the messages of entries closed before it."""
         raise NotImplementedError
 
     # -- the rules -------------------------------------------------------------------------
@@ -279,6 +283,10 @@ class _StoredJournal:
             ),
         )
 
+    def _do_prune(self, older_than: timedelta) -> int:
+        with self._atomic():
+            return self._prune(_now(self._clock) - older_than)
+
     # -- the protocol ----------------------------------------------------------------------
 
     async def claim(self, payment_key: str, owner: str, lease_seconds: float) -> Lease | None:
@@ -403,6 +411,30 @@ class _StoredJournal:
         """See `Journal.history`."""
         result: list[JournalEvent] = await self._run(lambda: self._events(payment_key))
         return result
+
+    async def prune(self, *, older_than: timedelta) -> int:
+        """Forget the personal data the journal keeps beyond ``older_than``.
+
+        Failure messages and error texts name customers (a Qondor ``failureMessage``, a
+        server's error), and the audit trail repeats them. This deletes every history event
+        written more than ``older_than`` ago, and clears ``failure_message`` and
+        ``last_error`` of every entry closed (no open intent) and last changed more than
+        ``older_than`` ago. What the reconciler needs to stay safe is kept: entries with an
+        open intent are untouched, and every entry keeps its outcome and the finance
+        system's reference. Times are the journal's clock (the server's, for PostgreSQL).
+
+        Run it on a schedule (e.g. daily, with the retention period your data protection
+        policy sets); it is safe while reconcilers run.
+
+        Args:
+            older_than: How long personal data is kept, e.g. ``timedelta(days=90)``.
+
+        Returns:
+            How many records were deleted or cleared (events plus entries).
+        """
+        if older_than < timedelta(0):
+            raise ValueError(f"older_than must not be negative, not {older_than!r}")
+        return int(await self._run(lambda: self._do_prune(older_than)))
 
     async def __aenter__(self: _J) -> _J:
         await self._run(lambda: None)  # opens the storage now, so errors surface here
