@@ -22,8 +22,9 @@ InvoicingError
 ```
 
 Every error that concerns a request names its method and URL; none ever contains a
-credential (the clients send credentials only in headers, and headers are never part of an
-error's text).
+credential: the clients send credentials only in headers, and whatever the server sends back
+(status line, headers, body) is scrubbed of every credential, in its escaped forms too,
+before an error is built from it.
 """
 
 from __future__ import annotations
@@ -229,8 +230,8 @@ class APIStatusError(APIError):
         status_code: The HTTP status.
         request_id: The request id the server or gateway assigned, if it sent one.
         body: The parsed error body (`ErrorBody`); ``body.raw`` is the text as received.
-        headers: The response headers, case-insensitive (credentials are request headers,
-            never these).
+        headers: The response headers, case-insensitive, every credential a server echoed
+            in them masked.
     """
 
     def __init__(
@@ -261,7 +262,7 @@ class UnexpectedRedirectError(APIStatusError):
     """The API answered with a redirect, which is never followed.
 
     Attributes:
-        location: The ``Location`` the server pointed to.
+        location: The ``Location`` the server pointed to (credentials in it masked).
     """
 
     def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:

@@ -324,3 +324,82 @@ async def test_bearer_and_login_secret_parts_are_redacted() -> None:
         await core.request("GET", "x")
     assert "tok-abcdefghijkl" not in str(info.value)
     assert "sk-0123456789" not in str(info.value)
+
+
+# --- what comes back: status line, headers, request ids, Location ---------------------------
+
+
+def echo_in_headers(status: int, **extra: str):
+    """An answer echoing the credentials in its reason phrase, request id and other headers."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        echoed = f"{request.headers['x-api-key']} {quote(request.headers['authorization'])}"
+        headers = {
+            "x-request-id": f"req {request.headers['x-api-key']}",
+            "x-debug": echoed,
+            "retry-after": "0",
+            **{k.replace("_", "-"): v.format(echoed=echoed) for k, v in extra.items()},
+        }
+        return httpx.Response(
+            status,
+            headers=headers,
+            text=f"denied {echoed}",
+            extensions={"reason_phrase": f"Nope {echoed}".encode()},
+        )
+
+    return handler
+
+
+def every_trace(error: BaseException) -> str:
+    """Everything an error shows or keeps: text, attributes, notes, pickle, headers."""
+    headers = getattr(error, "headers", {})
+    parts = [
+        exception_text(error),
+        repr(error.args),
+        repr(getattr(error, "__notes__", [])),
+        repr(list(headers.items())),
+        str(pickle.loads(pickle.dumps(error)).__dict__),
+        pickle.dumps(error).decode("latin-1"),
+    ]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize(
+    ("status", "extra"),
+    [
+        (400, {}),
+        (429, {}),
+        (503, {}),
+        (307, {"Location": "https://evil.example/steal?k={echoed}"}),
+        (302, {"Location": "https://sso.example/{echoed}"}),
+    ],
+)
+async def test_credentials_echoed_in_the_status_line_and_headers_are_masked(
+    status: int, extra: dict[str, str], caplog: pytest.LogCaptureFixture, no_sleep: Any
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger: ours, httpx's status line, httpcore's
+    core = odd_core(Recorder(echo_in_headers(status, **extra)), sleep=no_sleep)
+    with pytest.raises(APIError) as info:
+        await core.request("GET", "things")
+    error = info.value
+    assert not leaks(every_trace(error)), every_trace(error)
+    assert error.request_id == "req **********"  # type: ignore[attr-defined]
+    assert "Nope **********" in str(error)
+    assert error.headers["x-debug"] == "********** **********"  # type: ignore[attr-defined]
+    if status in (302, 307):
+        assert error.location.startswith("https://")  # type: ignore[attr-defined]
+        assert "**********" in error.location  # type: ignore[attr-defined]
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert "HTTP Request: GET" in logs  # httpx's own line, reason phrase included
+    assert "request id req **********" in logs
+    assert not leaks(logs), logs
+
+
+async def test_a_request_id_echoing_a_credential_is_masked_on_success(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    core = make_core(Recorder(lambda r: ok(headers={"x-request-id": f"id-{SECRET}"})))
+    response = await core.request("GET", "x")
+    assert response.request_id == "id-**********"
+    assert SECRET not in "\n".join(r.getMessage() for r in caplog.records)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
@@ -31,6 +33,49 @@ _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _BODY_LOG_LIMIT: Final = 4000
 # One marker object per running event loop: which loop a connection pool belongs to.
 _LOOP: Final[RunVar[object]] = RunVar("qondor_invoicing_event_loop")
+# The loggers of httpx and httpcore (a filter applies to its own logger's records only).
+_TRANSPORT_LOGGERS: Final = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
+class _TransportLogRedaction(logging.Filter):
+    """Masks every live client's credentials in httpx's and httpcore's log records.
+
+    httpx logs each answer's status line at INFO (reason phrase included) and httpcore logs
+    every response header at DEBUG: a server echoing a credential there would get it into
+    the application's logs. Their records pass through here before any handler sees them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cores: weakref.WeakSet[HTTPCore] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def add(self, core: HTTPCore) -> None:
+        with self._lock:
+            self._cores.add(core)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            cores = list(self._cores)
+        if cores:
+            message = clean = record.getMessage()
+            for core in cores:
+                clean = core.redact(clean)
+            if clean != message:
+                record.msg, record.args = clean, ()
+        return True
+
+
+_transport_log_redaction = _TransportLogRedaction()
+for _name in _TRANSPORT_LOGGERS:
+    logging.getLogger(_name).addFilter(_transport_log_redaction)
 
 
 @attrs.define
@@ -152,6 +197,7 @@ class HTTPCore:
             rate_limiter=rate_limiter,
             max_concurrency=max_concurrency,
         )
+        _transport_log_redaction.add(self)
 
     def __repr__(self) -> str:
         return (
@@ -203,6 +249,7 @@ class HTTPCore:
     ) -> _SELF:
         """Return a copy with some options changed, sharing the connection pool and limits."""
         new = copy.copy(self)
+        _transport_log_redaction.add(new)
         # A copy shares the pool and limits, and never closes what it does not own.
         new._owns_client = False
         if not isinstance(timeout, NotGiven):
@@ -346,6 +393,8 @@ class HTTPCore:
 
             elapsed_ms = (time.perf_counter() - t0) * 1000
             answer_id = request_id(response.headers)
+            if answer_id:  # a server may echo a credential as the request id
+                answer_id = self.redact(answer_id)
             logger.debug(
                 "%s %s %s -> %d (attempt %d, %.1f ms, request id %s)",
                 self.api_name,

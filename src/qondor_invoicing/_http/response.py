@@ -22,7 +22,14 @@ from ..errors import (
 from .error_body import parse_error_body
 from .retry import parse_retry_after
 
-__all__ = ["APIResponse", "connection_error", "decode_success", "request_id", "status_error"]
+__all__ = [
+    "APIResponse",
+    "connection_error",
+    "decode_success",
+    "request_id",
+    "scrub_headers",
+    "status_error",
+]
 
 _REQUEST_ID_HEADERS: Final = (
     "x-request-id",
@@ -144,12 +151,18 @@ def status_error(
     *,
     redact: Callable[[str], str],
 ) -> APIStatusError:
-    """Build the typed error for a non-2xx answer, its body parsed and scrubbed."""
+    """Build the typed error for a non-2xx answer, scrubbed once, here, of every credential.
+
+    What the server sent back (its reason phrase, every header, ``Location`` and request ids
+    included, and its body) may echo a credential: each is scrubbed before anything is built
+    from it, so the error's text, attributes and pickles never hold one.
+    """
     status = response.status_code
-    body = parse_error_body(response.text, response.headers.get("content-type"), redact=redact)
-    request_id = request_id or body.trace_id
+    headers = scrub_headers(response.headers, redact)
+    body = parse_error_body(response.text, headers.get("content-type"), redact=redact)
+    request_id = redact(request_id) if request_id else body.trace_id
     cls = status_error_class(status)
-    reason = response.reason_phrase or ""
+    reason = redact(response.reason_phrase or "")
     summary = body.summary()
     message = f"{method} {url} -> {status} {reason}".rstrip()
     kwargs: dict[str, Any] = {
@@ -158,10 +171,10 @@ def status_error(
         "url": url,
         "request_id": request_id,
         "body": body,
-        "headers": response.headers,
+        "headers": headers,
     }
     if cls is UnexpectedRedirectError:
-        location = response.headers.get("location")
+        location = headers.get("location")
         message += f": redirect to {location or '(no Location)'} not followed"
         return UnexpectedRedirectError(message, location=location, **kwargs)
     if summary:
@@ -169,7 +182,7 @@ def status_error(
     if request_id:
         message += f" (request id {request_id})"
     if cls is RateLimitError:
-        return RateLimitError(message, retry_after=parse_retry_after(response.headers), **kwargs)
+        return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
     return cls(message, **kwargs)
 
 
@@ -212,3 +225,11 @@ def request_id(headers: httpx.Headers) -> str | None:
             value: str = headers[name]  # repeated headers joined, as ``get`` does
             return value
     return None
+
+
+def scrub_headers(headers: httpx.Headers, redact: Callable[[str], str]) -> httpx.Headers:
+    """A copy of ``headers`` with every credential masked in names and values."""
+    return httpx.Headers(
+        [(redact(name), redact(value)) for name, value in headers.multi_items()],
+        encoding=headers.encoding,
+    )
