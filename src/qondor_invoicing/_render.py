@@ -22,6 +22,7 @@ __all__ = [
     "html_table",
     "jsonable",
     "model_html",
+    "money_html",
     "model_repr",
     "records_html",
     "text_table",
@@ -205,6 +206,12 @@ def _field_value(obj: Any, name: str) -> Any:
     return value
 
 
+def money_html(money: Money) -> str:
+    """A `Money` as a right-aligned HTML span: ``1 250.50 NOK``."""
+    text = html.escape(cell(money))
+    return f'<span style="font-variant-numeric: tabular-nums">{text}</span>'
+
+
 def model_repr(obj: Any, fields: Sequence[str]) -> str:
     """A short, readable repr: the class name and the given fields that are set."""
     parts = []
@@ -216,16 +223,22 @@ def model_repr(obj: Any, fields: Sequence[str]) -> str:
     return f"{type(obj).__name__}({', '.join(parts)})"
 
 
-def model_html(obj: Any) -> str:
-    """An HTML table of a record's set fields (``raw`` and ``extra`` left out)."""
+def model_html(
+    obj: Any, *, lead: Sequence[str] = (), skip: Sequence[str] = (), caption: str | None = None
+) -> str:
+    """An HTML table of a record's set fields, the ``lead`` ones first.
+
+    ``raw``, ``extra`` and the ``skip`` fields are left out.
+    """
+    names = [*lead, *(f.name for f in attrs.fields(type(obj)) if f.name not in lead)]
     rows = [
-        [f.name, _field_value(obj, f.name)]
-        for f in attrs.fields(type(obj))
-        if f.name not in ("raw", "extra")
-        and getattr(obj, f.name) is not None
-        and getattr(obj, f.name) != ()
+        [name, _field_value(obj, name)]
+        for name in names
+        if name not in ("raw", "extra", *skip)
+        and getattr(obj, name) is not None
+        and getattr(obj, name) != ()
     ]
-    return html_table(["field", "value"], rows, caption=type(obj).__name__)
+    return html_table(["field", "value"], rows, caption=caption or type(obj).__name__)
 
 
 def records_html(records: Sequence[Any], fields: Sequence[str], *, caption: str) -> str:

@@ -15,11 +15,21 @@ import attrs
 
 from .errors import IllegalTransitionError
 
-__all__ = ["Rule", "RuleTable", "describe"]
+__all__ = ["ActionSet", "Rule", "RuleTable", "describe"]
 
 A = TypeVar("A")
 S = TypeVar("S")
 K = TypeVar("K")
+
+
+class ActionSet(frozenset[A]):
+    """The actions a rule table allows: a frozenset that prints in a stable order (by name)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        names = sorted(f"{type(a).__name__}.{getattr(a, 'name', a)}" for a in self)
+        return f"frozenset({{{', '.join(names)}}})" if names else "frozenset()"
 
 
 def _frozen(values: Iterable[S]) -> frozenset[S]:
@@ -155,7 +165,7 @@ class RuleTable(Generic[A, S, K]):
         self, state: S, kind: K | None = None, *, strict: bool = True
     ) -> frozenset[A]:
         """Every action allowed for a record in ``state`` of ``kind``."""
-        return frozenset(
+        return ActionSet(
             a for a in self.rules if self.refusal(a, state, kind, strict=strict) is None
         )
 

@@ -47,6 +47,11 @@ class Money:
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
 
+    def _repr_html_(self) -> str:
+        from ._render import money_html  # _render imports this module
+
+        return money_html(self)
+
     def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
 

@@ -191,8 +191,8 @@ def test_construction_by_keyword_and_status_from_a_string() -> None:
 def test_repr_shows_only_fields_that_carry_something() -> None:
     text = repr(SupplierInvoice(id="a", status=S.PAID, invoice_number="FA-1"))
     assert text == (
-        "SupplierInvoice(id='a', status=<SupplierInvoiceStatus.PAID: 'paid'>, "
-        "invoice_number='FA-1')"
+        "SupplierInvoice(invoice_number='FA-1', status=<SupplierInvoiceStatus.PAID: 'paid'>, "
+        "id='a')"
     )
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._convert import OpenStrEnum, parse_decimal, skippable_converter
-from .._render import model_html, model_repr, records_html
+from .._render import cell, html_table, model_html, model_repr, records_html
 from ..money import Money
 
 if TYPE_CHECKING:
@@ -131,6 +131,23 @@ class Customer:
     email: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
 
+    def __repr__(self) -> str:
+        return model_repr(self, _CUSTOMER_FIELDS)
+
+    def _repr_html_(self) -> str:
+        return model_html(self)
+
+
+_CUSTOMER_FIELDS = (
+    "name",
+    "number",
+    "external_reference",
+    "id",
+    "organisation_number",
+    "vat_number",
+    "email",
+)
+
 
 @attrs.frozen(kw_only=True)
 class InvoiceLine:
@@ -161,6 +178,34 @@ class InvoiceLine:
     amount_incl_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
     account_code: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
+
+    def __repr__(self) -> str:
+        return model_repr(self, _LINE_FIELDS)
+
+    def _repr_html_(self) -> str:
+        return model_html(self)
+
+    def _short(self) -> str:
+        what = self.article_code or self.description or "line"
+        quantity = f" x{cell(self.quantity)}" if self.quantity is not None else ""
+        amount = f" {cell(self.amount_incl_vat)}" if self.amount_incl_vat is not None else ""
+        return f"{what}{quantity}{amount}"
+
+
+_LINE_FIELDS = (
+    "article_code",
+    "description",
+    "article_category",
+    "quantity",
+    "unit_price",
+    "amount_excl_vat",
+    "vat_rate",
+    "vat_amount",
+    "amount_incl_vat",
+    "account_code",
+)
+_LINE_HEADERS = ["article", "description", "qty", "excl. VAT", "VAT %", "VAT", "incl. VAT"]
+_REPR_LINES = 5
 
 
 _REPR_FIELDS = (
@@ -231,10 +276,33 @@ class Invoice:
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
 
     def __repr__(self) -> str:
-        return model_repr(self, _REPR_FIELDS)
+        """The main fields, the lines (the first five) and the actions the default rules allow."""
+        lines = [ln._short() for ln in self.lines[:_REPR_LINES]]
+        if len(self.lines) > _REPR_LINES:
+            lines.append(f"... {len(self.lines) - _REPR_LINES} more")
+        allowed = ", ".join(sorted(a.name.lower() for a in self.allowed_actions()))
+        return (
+            f"{model_repr(self, _REPR_FIELDS)[:-1]}, lines=[{'; '.join(lines)}], "
+            f"allowed_actions=[{allowed}])"
+        )
 
     def _repr_html_(self) -> str:
-        return model_html(self)
+        fields = model_html(self, lead=_REPR_FIELDS, skip=("lines",), caption=f"Invoice {self.id}")
+        rows = [
+            [
+                ln.article_code,
+                ln.description,
+                ln.quantity,
+                ln.amount_excl_vat,
+                ln.vat_rate,
+                ln.vat_amount,
+                ln.amount_incl_vat,
+            ]
+            for ln in self.lines
+        ]
+        lines = html_table(_LINE_HEADERS, rows, caption=f"{len(rows)} line(s)") if rows else ""
+        allowed = ", ".join(sorted(a.name.lower() for a in self.allowed_actions())) or "none"
+        return f"{fields}{lines}<p>allowed actions: {allowed}</p>"
 
     def allowed_actions(
         self,

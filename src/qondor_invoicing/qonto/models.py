@@ -284,6 +284,17 @@ class SupplierSnapshot:
     extra: Mapping[str, Any] = _extra()
 
 
+_LEAD_FIELDS = (
+    "supplier_name",
+    "invoice_number",
+    "total_amount",
+    "status",
+    "due_date",
+    "payment_date",
+    "id",
+)
+
+
 @attrs.frozen(kw_only=True, repr=False)
 class SupplierInvoice:
     """A Qonto supplier invoice (or supplier credit note, or Document-Review item).
@@ -404,19 +415,20 @@ class SupplierInvoice:
     extra: Mapping[str, Any] = _extra()
 
     def __repr__(self) -> str:
-        # Sixty fields, most of them empty: show the ones that carry something.
+        # Sixty fields, most of them empty: what a person looks for first (who, which
+        # invoice, how much, where it stands, when), then the others that carry something.
+        names = [*_LEAD_FIELDS, *(f.name for f in attrs.fields(type(self)))]
         shown = [
-            f"{f.name}={getattr(self, f.name)!r}"
-            for f in attrs.fields(type(self))
-            if f.name != "extra"
-            and (f.name in ("id", "status") or getattr(self, f.name) is not None)
+            f"{name}={getattr(self, name)!r}"
+            for name in dict.fromkeys(names)
+            if name != "extra" and (name in ("id", "status") or getattr(self, name) is not None)
         ]
         if self.extra:
             shown.append(f"extra_keys={tuple(self.extra)!r}")
         return f"SupplierInvoice({', '.join(shown)})"
 
     def _repr_html_(self) -> str:
-        return model_html(self)
+        return model_html(self, lead=_LEAD_FIELDS, caption=f"SupplierInvoice {self.id}")
 
     def allowed_actions(
         self, rules: QontoRuleTable | None = None
