@@ -15,11 +15,11 @@ SECRET_KEY = "sk_live_93b1f0c2a7e64d58"
 STAGING = "staging-5e0d7b19c3a24f86"
 BASE = "https://thirdparty.qonto.com/v2/"
 SANDBOX = "https://thirdparty-sandbox.staging.qonto.co/v2/"
-SEED_FILE = Path("/work/shared/reference/seeds/003_27de76c5000d430b.txt")
+# Qonto's "unmark a supplier invoice as paid" page as captured, the seed document.
+SEED_FILE = Path(__file__).resolve().parent / "data" / "unmark_as_paid.txt"
 QONTO_ENV = ("QONTO_ACCESS_TOKEN", "QONTO_LOGIN", "QONTO_SECRET_KEY", "QONTO_STAGING_TOKEN")
 
-# The example object of Qonto's "unmark a supplier invoice as paid" page (the seed
-# document), kept here verbatim so the tests do not depend on a file outside the repository.
+# The example object of that page, kept here verbatim (a test checks it against the page).
 SEED_OBJECT: dict[str, Any] = json.loads(
     """
 {
