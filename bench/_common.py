@@ -37,9 +37,16 @@ def seed_invoice() -> dict[str, Any]:
     return data
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The arguments every benchmark takes."""
+def parse_args(
+    description: str,
+    argv: Sequence[str] | None = None,
+    *,
+    flags: Mapping[str, str] | None = None,
+) -> argparse.Namespace:
+    """The arguments every benchmark takes, plus its own on/off ``flags`` (name: help)."""
     parser = argparse.ArgumentParser(description=description)
+    for name, help_text in (flags or {}).items():
+        parser.add_argument(f"--{name}", action="store_true", help=help_text)
     parser.add_argument(
         "--quick",
         action="store_true",

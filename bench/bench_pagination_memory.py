@@ -5,20 +5,21 @@ Seeds `FakeQonto` with 1,000, 5,000 and 10,000 supplier invoices, then measures 
 page), and, for contrast, while ``to_list()`` collects them all. The fake's own data is
 allocated before tracing starts, so the figures are what the iteration itself allocates.
 
-Run: ``.venv/bin/python bench/bench_pagination_memory.py [--check]``. With ``--check`` the
-script exits non-zero unless the iteration's peak at 10,000 invoices is within 1.5x of its
-peak at 1,000 (flat), while collecting grows with the count.
+Run: ``python bench/bench_pagination_memory.py [--check]`` (``--quick`` for a smoke run
+with 100, 500 and 1,000 invoices, too few for ``--check`` to mean anything). With
+``--check`` the script exits non-zero unless the iteration's peak at the largest count is
+within 1.5x of its peak at the smallest (flat), while collecting grows with the count.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import gc
 import sys
 import time
 import tracemalloc
 
+import _common as c
 import anyio
 
 from qondor_invoicing import QontoClient
@@ -26,6 +27,7 @@ from qondor_invoicing.testing import FakeQonto
 
 TOKEN = "bench-token"
 SIZES = (1_000, 5_000, 10_000)
+QUICK_SIZES = (100, 500, 1_000)
 
 
 async def walk(fake: FakeQonto, *, collect: bool, trace: bool = True) -> tuple[int, int, float]:
@@ -56,13 +58,16 @@ async def walk(fake: FakeQonto, *, collect: bool, trace: bool = True) -> tuple[i
         return count, peak - base, elapsed
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail unless memory stays flat")
-    args = parser.parse_args()
-
+def main(argv: list[str] | None = None) -> int:
+    args = c.parse_args(
+        __doc__.splitlines()[0], argv, flags={"check": "fail unless memory stays flat"}
+    )
+    env = c.print_header(
+        "Memory of auto-pagination over FakeQonto", "bench_pagination_memory.py", args.quick
+    )
+    c.flush()
     rows = []
-    for size in SIZES:
+    for size in QUICK_SIZES if args.quick else SIZES:
         fake = FakeQonto(access_token=TOKEN, rate_limit=None)
         fake.seed(size, random_seed=1)
         seen, iter_peak, _ = anyio.run(functools.partial(walk, fake, collect=False))
@@ -83,9 +88,22 @@ def main() -> int:
     smallest, largest = rows[0], rows[-1]
     ratio = largest[1] / smallest[1]
     print(f"async for peak, {largest[0]:,} vs {smallest[0]:,} invoices: x{ratio:.2f}")
+    flat = ratio <= 1.5
+    grows = largest[2] > 5 * smallest[2]
+    c.write_json(
+        args.json,
+        {
+            "environment": env,
+            "rows": [
+                {"invoices": size, "iter_peak": i, "list_peak": li, "iter_seconds": t}
+                for size, i, li, t in rows
+            ],
+            "iter_peak_ratio": ratio,
+            "flat": flat,
+            "list_grows": grows,
+        },
+    )
     if args.check:
-        flat = ratio <= 1.5
-        grows = largest[2] > 5 * smallest[2]
         if not (flat and grows):
             print("FAIL: iteration memory is not flat" if not flat else "FAIL: to_list() flat?")
             return 1

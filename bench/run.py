@@ -1,9 +1,8 @@
 """Run every benchmark in bench/ (``bench_*.py``), one after the other, each in its own process.
 
 ``python bench/run.py`` runs them all at full size (minutes); ``python bench/run.py --quick``
-runs each in its short mode, which only proves they still work (CI does that). Scripts that
-have no ``--quick`` flag run as they are. Names after the flags select benchmarks
-(``python bench/run.py --quick overhead parsing``).
+runs each in its short mode, which only proves they still work (CI does that). Names after
+the flags select benchmarks (``python bench/run.py --quick overhead parsing``).
 
 The exit status is non-zero when a benchmark fails to run; missing a performance target is
 reported in its output, not in the exit status (timings depend on the machine).
@@ -28,11 +27,6 @@ def scripts(selected: list[str]) -> list[Path]:
     return found
 
 
-def supports_quick(script: Path) -> bool:
-    """Whether the script takes ``--quick``."""
-    return "--quick" in script.read_text()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
@@ -45,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for script in chosen:
         command = [sys.executable, str(script)]
-        if args.quick and supports_quick(script):
+        if args.quick:
             command.append("--quick")
         print(f"$ {' '.join(['python', f'bench/{script.name}', *command[2:]])}", flush=True)
         started = time.perf_counter()
