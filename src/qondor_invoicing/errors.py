@@ -217,7 +217,7 @@ class ResponseValidationError(APIError):
     ) -> None:
         full = message if not errors else f"{message}: " + "; ".join(errors)
         super().__init__(full, method=method, url=url)
-        self.errors = tuple(errors)
+        self.errors: tuple[str, ...] = tuple(errors)
         self.body = body
         self.status_code = status_code
         self.content_type = content_type

@@ -168,13 +168,13 @@ class HTTPCore:
             raise ValueError("pass either rate_limit or rate_limiter, not both")
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
-        self.base_url = base_url.rstrip("/") + "/"
+        self.base_url: str = base_url.rstrip("/") + "/"
         parsed = httpx.URL(self.base_url)
         self._origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}/".lower()
         self.auth = auth
         self.api_name = api_name
-        self.retry_policy = retry_policy if retry_policy is not None else RetryPolicy()
-        self.headers = dict(headers or {})
+        self.retry_policy: RetryPolicy = retry_policy if retry_policy is not None else RetryPolicy()
+        self.headers: dict[str, str] = dict(headers or {})
         self.log_bodies = log_bodies
         self.sleep: Sleep = sleep or anyio.sleep
         self.non_json_hint = non_json_hint

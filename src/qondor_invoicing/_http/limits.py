@@ -38,8 +38,8 @@ class RateLimiter:
     ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be > 0, not {rate!r}")
-        self.rate = float(rate)
-        self.burst = float(burst) if burst is not None else max(1.0, self.rate)
+        self.rate: float = float(rate)
+        self.burst: float = float(burst) if burst is not None else max(1.0, self.rate)
         if self.burst < 1:
             raise ValueError("burst must be >= 1")
         self._clock = clock or anyio.current_time

@@ -264,7 +264,7 @@ class QondorClient(BaseClient):
             sleep=sleep,
             non_json_hint=_NON_JSON_HINT,
         )
-        self.invoices = Invoices(self)
+        self.invoices: Invoices = Invoices(self)
         """The Invoice endpoints: the queue, one payment, and the state changes."""
 
     def __repr__(self) -> str:

@@ -168,7 +168,7 @@ class QontoClient(BaseClient):
             sleep=sleep,
             non_json_hint=_NON_JSON_HINT,
         )
-        self.supplier_invoices = SupplierInvoices(self)
+        self.supplier_invoices: SupplierInvoices = SupplierInvoices(self)
 
     @property
     def base_url(self) -> str:

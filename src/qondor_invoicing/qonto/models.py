@@ -515,8 +515,10 @@ def _configure(strict: bool) -> Any:
     return configure
 
 
-converter = make_converter("snake", configure=_configure(strict=False))
+converter: cattrs.Converter = make_converter("snake", configure=_configure(strict=False))
 """The lenient converter used for responses: unknown keys kept in ``extra``."""
 
-strict_converter = make_converter("snake", strict=True, configure=_configure(strict=True))
+strict_converter: cattrs.Converter = make_converter(
+    "snake", strict=True, configure=_configure(strict=True)
+)
 """The strict twin: unknown keys raise. Tests use it to catch schema drift."""

@@ -44,7 +44,7 @@ class _Worker:
         self.qonto: QontoClient | None = reconciler.qonto
         self.journal: Journal = reconciler.journal
         self.matcher: Matcher = reconciler.matcher
-        self.validators: tuple[Validator, ...] = reconciler.validators
+        self.validators: tuple[Validator[Any], ...] = reconciler.validators
         self.concurrency: int = reconciler.concurrency
         self.policy: ReconcilePolicy = reconciler.policy
         self.progress: Progress | None = reconciler.progress

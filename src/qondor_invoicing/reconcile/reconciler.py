@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._applier import _Applier
 from ._planner import _Planner
@@ -79,7 +79,7 @@ class Reconciler:
         qonto: QontoClient | None = None,
         journal: Journal | None = None,
         matcher: Matcher | None = None,
-        validators: Sequence[Validator] | None = None,
+        validators: Sequence[Validator[Any]] | None = None,
         concurrency: int = 4,
         policy: ReconcilePolicy | None = None,
         progress: Progress | None = None,
@@ -92,13 +92,13 @@ class Reconciler:
         self.qonto = qonto
         self.journal: Journal = journal if journal is not None else MemoryJournal()
         self.matcher: Matcher = matcher if matcher is not None else match_by_reference
-        self.validators: tuple[Validator, ...] = tuple(
+        self.validators: tuple[Validator[Any], ...] = tuple(
             validators if validators is not None else DEFAULT_VALIDATORS
         )
         self.concurrency = concurrency
-        self.policy = policy if policy is not None else ReconcilePolicy()
+        self.policy: ReconcilePolicy = policy if policy is not None else ReconcilePolicy()
         self.progress = progress
-        self.owner = owner or _default_owner()
+        self.owner: str = owner or _default_owner()
 
     def __repr__(self) -> str:
         return (

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import attrs
 
@@ -60,8 +61,15 @@ class Problem:
         return self.message
 
 
-Validator = Callable[[Invoice, FinanceSystem], Iterable[Problem] | Awaitable[Iterable[Problem]]]
-"""A check: ``(invoice, finance) -> problems`` (sync or async)."""
+F = TypeVar("F", bound=FinanceSystem)
+
+Validator = Callable[[Invoice, F], Iterable[Problem] | Awaitable[Iterable[Problem]]]
+"""A check: ``(invoice, finance) -> problems`` (sync or async).
+
+Generic over the finance system: ``Validator[MyFinance]`` is a check that uses your own
+finance system's methods (``def check(invoice: Invoice, finance: MyFinance) -> ...``); the
+built-in ones are ``Validator[FinanceSystem]`` and work with any.
+"""
 
 
 def _fmt_rate(rate: Decimal) -> str:
@@ -166,7 +174,7 @@ async def check_account_mappings(invoice: Invoice, finance: FinanceSystem) -> li
     return problems
 
 
-DEFAULT_VALIDATORS: tuple[Validator, ...] = (
+DEFAULT_VALIDATORS: tuple[Validator[FinanceSystem], ...] = (
     check_article_codes,
     check_vat_rates,
     check_customer,
@@ -178,7 +186,7 @@ DEFAULT_VALIDATORS: tuple[Validator, ...] = (
 async def validate(
     invoice: Invoice,
     finance: FinanceSystem,
-    validators: Sequence[Validator] = DEFAULT_VALIDATORS,
+    validators: Sequence[Validator[Any]] = DEFAULT_VALIDATORS,
 ) -> tuple[Problem, ...]:
     """Run every validator on a payment and return every problem found, in order.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from .._http.client import BaseClient
 from ..errors import ConfigurationError
@@ -65,12 +65,12 @@ class SyncInvoices(_Bridged[Invoices]):
     def __repr__(self) -> str:
         return f"<SyncInvoices of {self._bridge.target!r}>"
 
-    list_unprocessed = blocking(Invoices.list_unprocessed)
-    get = blocking(Invoices.get)
-    set_as_processed = blocking(Invoices.set_as_processed)
-    set_as_failed = blocking(Invoices.set_as_failed)
-    set_as_paid = blocking(Invoices.set_as_paid)
-    set_as_unprocessed = blocking(Invoices.set_as_unprocessed)
+    list_unprocessed: Final = blocking(Invoices.list_unprocessed)
+    get: Final = blocking(Invoices.get)
+    set_as_processed: Final = blocking(Invoices.set_as_processed)
+    set_as_failed: Final = blocking(Invoices.set_as_failed)
+    set_as_paid: Final = blocking(Invoices.set_as_paid)
+    set_as_unprocessed: Final = blocking(Invoices.set_as_unprocessed)
 
 
 class QondorSyncClient(_SyncClient[QondorClient]):
@@ -88,7 +88,7 @@ class QondorSyncClient(_SyncClient[QondorClient]):
     @same_parameters(QondorClient.__init__)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._bridge = _Bridge(self, functools.partial(QondorClient, *args, **kwargs))
-        self.invoices = SyncInvoices(self)
+        self.invoices: SyncInvoices = SyncInvoices(self)
         """The Invoice endpoints, blocking (see `Invoices`)."""
 
 
@@ -107,12 +107,12 @@ class SyncSupplierInvoices(_Bridged[SupplierInvoices]):
     def __repr__(self) -> str:
         return f"<SyncSupplierInvoices of {self._bridge.target!r}>"
 
-    list = blocking_pages(SupplierInvoices.list)
-    get = blocking(SupplierInvoices.get)
-    mark_as_paid = blocking(SupplierInvoices.mark_as_paid)
-    unmark_as_paid = blocking(SupplierInvoices.unmark_as_paid)
-    reject = blocking(SupplierInvoices.reject)
-    bulk_create = blocking(SupplierInvoices.bulk_create)
+    list: Final = blocking_pages(SupplierInvoices.list)
+    get: Final = blocking(SupplierInvoices.get)
+    mark_as_paid: Final = blocking(SupplierInvoices.mark_as_paid)
+    unmark_as_paid: Final = blocking(SupplierInvoices.unmark_as_paid)
+    reject: Final = blocking(SupplierInvoices.reject)
+    bulk_create: Final = blocking(SupplierInvoices.bulk_create)
 
 
 class QontoSyncClient(_SyncClient[QontoClient]):
@@ -125,7 +125,7 @@ class QontoSyncClient(_SyncClient[QontoClient]):
     @same_parameters(QontoClient.__init__)
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._bridge = _Bridge(self, functools.partial(QontoClient, *args, **kwargs))
-        self.supplier_invoices = SyncSupplierInvoices(self)
+        self.supplier_invoices: SyncSupplierInvoices = SyncSupplierInvoices(self)
         """The supplier-invoice endpoints, blocking (see `SupplierInvoices`)."""
 
 
@@ -169,6 +169,6 @@ class SyncReconciler(_Bridged[Reconciler]):
     def __repr__(self) -> str:
         return f"<SyncReconciler of {self._bridge.target!r}>"
 
-    plan = blocking(Reconciler.plan)
-    apply = blocking(Reconciler.apply)
-    run = blocking(Reconciler.run)
+    plan: Final = blocking(Reconciler.plan)
+    apply: Final = blocking(Reconciler.apply)
+    run: Final = blocking(Reconciler.run)

@@ -202,13 +202,13 @@ class FakeAPI:
         rate_limit: tuple[int, float] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.faults = faults or Faults()
+        self.faults: Faults = faults or Faults()
         self.rate_limit = rate_limit
         self._clock = clock
         self._window: deque[float] = deque()
         self._routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         self.requests: list[RecordedRequest] = []
-        self.lock = threading.RLock()
+        self.lock: threading.RLock = threading.RLock()
 
     # -- routing -----------------------------------------------------------------------
 

@@ -120,7 +120,7 @@ class SqliteJournal(_StoredJournal):
         super().__init__(clock=clock)
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self.exclusive = exclusive
         self._synchronous = synchronous.upper()
         self._busy_timeout = busy_timeout

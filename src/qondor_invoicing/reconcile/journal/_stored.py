@@ -38,7 +38,7 @@ class _StoredJournal:
 
     def __init__(self, *, clock: Callable[[], float]) -> None:
         self._clock = clock
-        self.incarnation = secrets.token_hex(6)
+        self.incarnation: str = secrets.token_hex(6)
 
     # -- storage layer (subclasses) --------------------------------------------------------
 

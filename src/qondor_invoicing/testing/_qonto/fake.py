@@ -117,7 +117,9 @@ class FakeQonto(FakeAPI):
         self.login = login
         self.secret_key = secret_key
         self.staging_token = staging_token
-        self.scopes = frozenset(scopes) if scopes is not None else {READ_SCOPE, WRITE_SCOPE}
+        self.scopes: frozenset[str] | set[str] = (
+            frozenset(scopes) if scopes is not None else {READ_SCOPE, WRITE_SCOPE}
+        )
         self.api_key_write = api_key_write
         self.rules = rules
         self.default_per_page = default_per_page
