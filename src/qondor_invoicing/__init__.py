@@ -28,6 +28,7 @@ from .errors import InternalServerError as InternalServerError
 from .errors import InvalidInputError as InvalidInputError
 from .errors import InvoicingError as InvoicingError
 from .errors import NotFoundError as NotFoundError
+from .errors import PaginationError as PaginationError
 from .errors import PermissionDeniedError as PermissionDeniedError
 from .errors import RateLimitError as RateLimitError
 from .errors import ResponseValidationError as ResponseValidationError
@@ -153,6 +154,7 @@ __all__ = [
     "NotFoundError",
     "NotGiven",
     "Page",
+    "PaginationError",
     "PaginationMeta",
     "PermissionDeniedError",
     "Plan",

@@ -9,6 +9,7 @@ InvoicingError
     ├── APIConnectionError        the request did not complete (DNS, TLS, reset, ...)
     │   └── APITimeoutError
     ├── ResponseValidationError   a 2xx answer whose body is not what the API promises
+    ├── PaginationError           a listing that does not advance, repeats or passes max_pages
     └── APIStatusError            the API answered with an error status
         ├── UnexpectedRedirectError   3xx (never followed: credentials stay on the host)
         ├── BadRequestError           400
@@ -52,6 +53,7 @@ __all__ = [
     "InvalidInputError",
     "InvoicingError",
     "NotFoundError",
+    "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseValidationError",
@@ -221,6 +223,43 @@ class ResponseValidationError(APIError):
         self.body = body
         self.status_code = status_code
         self.content_type = content_type
+
+
+class PaginationError(APIError):
+    """Auto-pagination stopped: the server's pages do not lead to an end, or a bound was hit.
+
+    Items already yielded were genuine; the ones after them were not read. ``reason`` says
+    which of these it was:
+
+    - ``"not_advancing"``: a page announced a ``next_page`` that is not after itself, or
+      answered another page than the one asked for (``meta.current_page``);
+    - ``"repeated"``: a page holds exactly the items of a page already read (a server that
+      ignores the page number); they are not yielded again;
+    - ``"max_pages"``: ``max_pages`` pages were read and the last one announced another.
+
+    Attributes:
+        reason: ``"not_advancing"``, ``"repeated"`` or ``"max_pages"``.
+        page: The page number that was requested last.
+        next_page: The page the server announced after it, if any.
+        pages_read: How many pages were read before stopping.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        page: int,
+        next_page: int | None = None,
+        pages_read: int = 0,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url)
+        self.reason = reason
+        self.page = page
+        self.next_page = next_page
+        self.pages_read = pages_read
 
 
 class APIStatusError(APIError):

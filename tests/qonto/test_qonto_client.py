@@ -19,9 +19,11 @@ from qondor_invoicing import (
     IllegalTransitionError,
     InternalServerError,
     InvalidInputError,
+    InvoicingError,
     Money,
     NotFoundError,
     Page,
+    PaginationError,
     QontoClient,
     ResponseValidationError,
     SupplierInvoice,
@@ -54,6 +56,12 @@ def page_body(ids: list[str], meta: dict[str, Any] | None) -> dict[str, Any]:
 
 def query(request: httpx.Request) -> list[tuple[str, str]]:
     return list(request.url.params.multi_items())
+
+
+async def collect(paginator: Any, seen: list[str]) -> None:
+    """Iterate ``paginator``, appending each id to ``seen`` (kept when iteration raises)."""
+    async for si in paginator:
+        seen.append(si.id)
 
 
 # -- list: query strings ------------------------------------------------------------------------
@@ -230,8 +238,6 @@ def pages_side_effect(pages: list[dict[str, Any]]) -> Any:
         {"current_page": 3, "next_page": None},  # documented
         {"current_page": 3},  # next_page missing (like /v2/cards)
         {"current_page": 3, "next_page": 0},  # 0 (like /v2/payment_links)
-        {"current_page": 3, "next_page": 3},  # not greater than the current page
-        {"current_page": 3, "next_page": 1},
     ],
 )
 async def test_every_last_page_quirk_ends_the_iteration(
@@ -262,16 +268,105 @@ async def test_an_empty_page_ends_the_iteration_whatever_meta_says(
     assert route.call_count == 2
 
 
-async def test_pages_are_followed_one_by_one_even_if_next_page_jumps(
+async def test_a_next_page_that_jumps_is_followed(
     api: respx.MockRouter, client: QontoClient
 ) -> None:
     pages = [
         page_body(["a"], {"next_page": 3}),
+        page_body(["never"], {"next_page": 3}),
         page_body(["b"], {"next_page": None}),
     ]
     route = api.get(LIST).mock(side_effect=pages_side_effect(pages))
     assert [si.id async for si in client.supplier_invoices.list()] == ["a", "b"]
-    assert [r.request.url.params["page"] for r in route.calls] == ["1", "2"]
+    assert [r.request.url.params["page"] for r in route.calls] == ["1", "3"]
+
+
+@pytest.mark.parametrize("announced", [3, 1, -2])
+async def test_a_next_page_that_does_not_advance_is_a_typed_error(
+    api: respx.MockRouter, client: QontoClient, announced: int
+) -> None:
+    pages = [
+        page_body(["a", "b"], {"current_page": 1, "next_page": 2}),
+        page_body(["c", "d"], {"current_page": 2, "next_page": "3"}),
+        page_body(["e"], {"current_page": 3, "next_page": announced}),
+    ]
+    route = api.get(LIST).mock(side_effect=pages_side_effect(pages))
+    seen: list[str] = []
+    with pytest.raises(PaginationError) as caught:
+        await collect(client.supplier_invoices.list(per_page=2), seen)
+    # The last page's items are genuine: yielded before the error.
+    assert seen == ["a", "b", "c", "d", "e"]
+    assert route.call_count == 3
+    assert caught.value.reason == "not_advancing"
+    assert (caught.value.page, caught.value.next_page, caught.value.pages_read) == (3, announced, 3)
+    assert isinstance(caught.value, InvoicingError)
+
+
+async def test_a_server_ignoring_the_page_number_stops_without_repeating_items(
+    api: respx.MockRouter, client: QontoClient
+) -> None:
+    # Always the same page, always announcing the next one: it used to run forever.
+    def respond(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json=page_body(["a", "b"], {"next_page": page + 1}))
+
+    route = api.get(LIST).mock(side_effect=respond)
+    seen: list[str] = []
+    with pytest.raises(PaginationError) as caught:
+        await collect(client.supplier_invoices.list(per_page=2), seen)
+    assert seen == ["a", "b"]
+    assert route.call_count == 2
+    assert caught.value.reason == "repeated"
+    with pytest.raises(PaginationError):
+        await client.supplier_invoices.list(per_page=2).to_list()
+
+
+async def test_a_page_answering_another_current_page_is_a_typed_error(
+    api: respx.MockRouter, client: QontoClient
+) -> None:
+    pages = [
+        page_body(["a"], {"current_page": 1, "next_page": 2}),
+        page_body(["b"], {"current_page": 1, "next_page": 2}),
+    ]
+    api.get(LIST).mock(side_effect=pages_side_effect(pages))
+    with pytest.raises(PaginationError) as caught:
+        await client.supplier_invoices.list().to_list()
+    assert caught.value.reason == "not_advancing"
+    assert caught.value.page == 2
+
+
+async def test_max_pages_bounds_an_endless_listing(
+    api: respx.MockRouter, client: QontoClient
+) -> None:
+    def respond(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json=page_body([f"i{page}"], {"next_page": page + 1}))
+
+    route = api.get(LIST).mock(side_effect=respond)
+    paginator = client.supplier_invoices.list(max_pages=4)
+    seen: list[str] = []
+    with pytest.raises(PaginationError) as caught:
+        await collect(paginator, seen)
+    assert seen == ["i1", "i2", "i3", "i4"]
+    assert route.call_count == 4
+    assert (caught.value.reason, caught.value.pages_read, caught.value.next_page) == (
+        "max_pages",
+        4,
+        5,
+    )
+    # Reaching max_pages on the last page is no error.
+    pages = [page_body(["a"], {"next_page": 2}), page_body(["b"], {"next_page": None})]
+    api.get(LIST).mock(side_effect=pages_side_effect(pages))
+    assert [si.id for si in await client.supplier_invoices.list(max_pages=2).to_list()] == [
+        "a",
+        "b",
+    ]
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "3"])
+def test_max_pages_is_checked_before_anything_is_sent(client: QontoClient, bad: Any) -> None:
+    with pytest.raises(InvalidInputError, match="max_pages"):
+        client.supplier_invoices.list(max_pages=bad)
 
 
 async def test_items_repeated_from_the_previous_page_are_skipped(

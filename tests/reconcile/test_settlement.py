@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import attrs
@@ -310,3 +310,62 @@ async def test_unmatched_payments_are_not_read(world: World) -> None:
     assert {i: reads(i) - before[i] for i in world.fake.invoices} == {
         i: int(i == first) for i in world.fake.invoices
     }
+
+
+async def test_settlement_window_lists_only_recently_updated_supplier_invoices(
+    world: World, qondor: QondorClient, qonto: QontoClient
+) -> None:
+    recent, old = ids_of(world, InvoiceKind.INVOICE_SPECIFICATION)
+    recent_si, old_si = world.pay(recent), world.pay(old)
+    now = datetime.now(timezone.utc)
+    world.fake_qonto.invoices[recent_si]["updated_at"] = (now - timedelta(days=2)).isoformat()
+    world.fake_qonto.invoices[old_si]["updated_at"] = (now - timedelta(days=200)).isoformat()
+    reconciler = Reconciler(
+        qondor,
+        finance=world.finance,
+        qonto=qonto,
+        journal=world.journal,
+        policy=ReconcilePolicy(settlement_window=timedelta(days=30)),
+    )
+    start = len(world.fake_qonto.requests)
+    plan = await reconciler.plan()
+    assert [(type(s), s.invoice_id) for s in plan] == [(Settle, recent)]
+    assert plan.supplier_invoices == 1
+    (listing,) = world.fake_qonto.requests[start:]
+    since = datetime.fromisoformat(dict(listing.params)["filter[updated_at_from]"])
+    assert timedelta(days=29) < now - since <= timedelta(days=30, minutes=1)
+    # Without a window (the default) both are seen.
+    assert len((await world.reconciler.plan()).steps) == 2
+
+
+async def test_settlement_max_pages_bounds_the_qonto_listing(
+    world: World, qondor: QondorClient, qonto: QontoClient
+) -> None:
+    first, _ = ids_of(world, InvoiceKind.INVOICE_SPECIFICATION)
+    world.pay(first)
+    world.fake_qonto.seed(150)
+    reconciler = Reconciler(
+        qondor,
+        finance=world.finance,
+        qonto=qonto,
+        journal=world.journal,
+        policy=ReconcilePolicy(settlement_max_pages=1),
+    )
+    plan = await reconciler.plan()
+    assert plan.supplier_invoices is None
+    assert plan.steps == ()
+    assert "Qonto could not be read" in plan.warnings[0]
+    assert "max_pages=1" in plan.warnings[0]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"settlement_window": timedelta(0)},
+        {"settlement_window": 30},
+        {"settlement_max_pages": 0},
+    ],
+)
+def test_settlement_bounds_are_checked(change: dict[str, object]) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        ReconcilePolicy(**change)  # type: ignore[arg-type]

@@ -235,6 +235,7 @@ class SupplierInvoices(Resource):
         query_fields: Iterable[QueryField] | None = None,
         sort_by: str | None = None,
         per_page: int = 100,
+        max_pages: int | None = None,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
     ) -> AsyncPaginator[SupplierInvoice]:
         """List supplier invoices: ``await`` for the first page, ``async for`` for all.
@@ -271,6 +272,9 @@ class SupplierInvoices(Resource):
                 `SORT_PROPERTIES`.
             per_page: Page size, 1 to 100 (always sent: Qonto's default for this endpoint
                 is not documented consistently).
+            max_pages: Most pages one iteration reads; when that many were read and the
+                last announced another, iteration raises `PaginationError`
+                (``reason="max_pages"``). ``None``: no limit.
             timeout: Timeout of each page request.
 
         Returns:
@@ -279,6 +283,10 @@ class SupplierInvoices(Resource):
         Raises:
             InvalidInputError: A filter value is refused (raised here, not on iteration).
         """
+        if max_pages is not None and (
+            isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1
+        ):
+            raise InvalidInputError("max_pages", "must be an integer >= 1 or None", value=max_pages)
         params = list_params(
             status=status,
             due_date=due_date,
@@ -310,7 +318,7 @@ class SupplierInvoices(Resource):
             )
             return _parse_page(response, page, per_page)
 
-        return AsyncPaginator(fetch, key=_invoice_key)
+        return AsyncPaginator(fetch, key=_invoice_key, max_pages=max_pages)
 
     async def get(
         self, invoice: InvoiceRef, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN

@@ -3,8 +3,11 @@
 Qonto pages with ``page`` / ``per_page`` query parameters and answers
 ``{"<resource>": [...], "meta": {current_page, next_page, prev_page, total_pages,
 total_count, per_page}}``. Endpoints disagree on how they say "last page": ``next_page`` is
-``null``, missing, ``0``, or not greater than the current page. Every one of these ends the
-iteration here, as does an empty page.
+``null``, missing or ``0``. Each of these ends the iteration here, as does an empty page.
+Iteration follows the ``next_page`` the server announces (a jump from 1 to 3 asks for
+page 3) and stops with `PaginationError` when the listing cannot end: a ``next_page`` that
+is not after the page just read, a page that is not the one asked for, a page repeating
+one already read, or ``max_pages`` pages read with more announced.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import attrs
 
 from .._http import logger
 from .._render import records_html
+from ..errors import PaginationError
 
 __all__ = ["AsyncPaginator", "Page", "PaginationMeta", "next_page_number", "parse_meta"]
 
@@ -82,24 +86,29 @@ def parse_meta(data: Any) -> PaginationMeta:
 def next_page_number(meta: PaginationMeta, requested: int, item_count: int) -> int | None:
     """Return the page to fetch after page ``requested``, or ``None`` when it was the last.
 
-    ``next_page`` null, missing, ``0`` or not greater than the page just fetched all mean
-    "last page"; so does an empty page (a server that keeps announcing pages without items
-    would otherwise be followed forever). The next page requested is always
-    ``requested + 1``, whatever larger number ``next_page`` holds, so no page is skipped.
+    ``next_page`` null, missing or ``0`` means "last page"; so does an empty page (a server
+    that keeps announcing pages without items would otherwise be followed forever). The
+    page requested next is the one the server announces, also when it skips numbers.
+
+    Raises:
+        PaginationError: ``next_page`` is not after ``requested`` (``reason``
+            ``"not_advancing"``): following it would read the same pages again.
     """
     if item_count == 0:
         return None
     announced = meta.next_page
-    if announced is None or announced <= requested:
+    if announced is None or announced == 0:
         return None
-    if announced != requested + 1:
-        logger.debug(
-            "pagination: page %d announced next_page=%d; fetching page %d",
-            requested,
-            announced,
-            requested + 1,
+    if announced <= requested:
+        raise PaginationError(
+            f"page {requested} announced next_page={announced}: the listing does not advance",
+            reason="not_advancing",
+            page=requested,
+            next_page=announced,
         )
-    return requested + 1
+    if announced != requested + 1:
+        logger.debug("pagination: page %d announced next_page=%d", requested, announced)
+    return announced
 
 
 _TABLE_FIELDS = (
@@ -143,7 +152,11 @@ class Page(Generic[T]):
     def __repr__(self) -> str:
         total = self.meta.total_count
         of = f" of {total}" if total is not None else ""
-        return f"<Page {self.page}: {len(self.items)} item(s){of}, next page {self.next_page}>"
+        try:
+            following: object = self.next_page
+        except PaginationError:
+            following = f"{self.meta.next_page} (not after this page)"
+        return f"<Page {self.page}: {len(self.items)} item(s){of}, next page {following}>"
 
     def _repr_html_(self) -> str:
         fields = [name for name in _TABLE_FIELDS if self.items and hasattr(self.items[0], name)]
@@ -165,10 +178,18 @@ class AsyncPaginator(Generic[T]):
     because their status no longer matches the filter, shift the other way and can be
     missed; see the Qonto guide.)
 
+    Iteration (``async for``, `pages`, `to_list`) raises `PaginationError` instead of
+    running forever: on a ``next_page`` that is not after the page just read, on a page
+    whose ``meta.current_page`` is not the page asked for, on a page holding exactly the
+    items of one already read (not yielded again), and when ``max_pages`` pages were read
+    and the last announced another. Items yielded before the error are genuine.
+
     Args:
         fetch: Fetches one page by number.
-        key: The identity of an item, for the overlap check above (``None`` disables it).
+        key: The identity of an item, for the overlap and repeat checks (``None`` disables
+            them).
         start_page: The first page to fetch.
+        max_pages: Most pages one iteration reads (``None``: no limit).
     """
 
     def __init__(
@@ -177,10 +198,14 @@ class AsyncPaginator(Generic[T]):
         *,
         key: Callable[[T], Hashable] | None = None,
         start_page: int = 1,
+        max_pages: int | None = None,
     ) -> None:
+        if max_pages is not None and (isinstance(max_pages, bool) or max_pages < 1):
+            raise ValueError(f"max_pages must be >= 1 or None, not {max_pages!r}")
         self._fetch = fetch
         self._key = key
         self._start = start_page
+        self.max_pages = max_pages
 
     def __await__(self) -> Generator[Any, None, Page[T]]:
         return self._fetch(self._start).__await__()
@@ -191,10 +216,13 @@ class AsyncPaginator(Generic[T]):
 
     def pages(self) -> AsyncIterator[Page[T]]:
         """Iterate page by page (each page fetched when the previous one is consumed)."""
-        return _PageIterator(self._fetch, self._start)
+        return self._page_iterator()
 
     def __aiter__(self) -> AsyncIterator[T]:
-        return _ItemIterator(_PageIterator(self._fetch, self._start), self._key)
+        return _ItemIterator(self._page_iterator(), self._key)
+
+    def _page_iterator(self) -> _PageIterator[T]:
+        return _PageIterator(self._fetch, self._start, self._key, self.max_pages)
 
     async def to_list(self, *, limit: int | None = None) -> list[T]:
         """Collect items into a list (this holds them all in memory).
@@ -214,26 +242,86 @@ class AsyncPaginator(Generic[T]):
         return items
 
     def __repr__(self) -> str:
-        return f"<AsyncPaginator from page {self._start}>"
+        bound = f", at most {self.max_pages} pages" if self.max_pages is not None else ""
+        return f"<AsyncPaginator from page {self._start}{bound}>"
 
 
 class _PageIterator(Generic[T]):
     # A plain class rather than an async generator: abandoning it half-way needs no
     # finalisation, on asyncio or trio.
 
-    def __init__(self, fetch: FetchPage[T], start: int) -> None:
+    def __init__(
+        self,
+        fetch: FetchPage[T],
+        start: int,
+        key: Callable[[T], Hashable] | None,
+        max_pages: int | None,
+    ) -> None:
         self._fetch = fetch
-        self._next: int | None = start
+        self._key = key
+        self._max_pages = max_pages
+        self._next: int | PaginationError | None = start
+        self._read = 0
+        # One hash per page read: a server ignoring the page number is caught, in flat
+        # memory, however long the listing.
+        self._fingerprints: set[int] = set()
 
     def __aiter__(self) -> _PageIterator[T]:
         return self
 
     async def __anext__(self) -> Page[T]:
-        if self._next is None:
+        requested = self._next
+        if requested is None:
             raise StopAsyncIteration
-        page = await self._fetch(self._next)
-        self._next = page.next_page
+        if isinstance(requested, PaginationError):
+            raise requested
+        if self._max_pages is not None and self._read >= self._max_pages:
+            self._next = None
+            raise self._error(
+                f"max_pages={self._max_pages} pages read and page {requested} announced",
+                "max_pages",
+                requested - 1,
+                requested,
+            )
+        page = await self._fetch(requested)
+        self._read += 1
+        current = page.meta.current_page
+        if current is not None and current != requested:
+            self._next = None
+            raise self._error(
+                f"page {requested} was asked for and page {current} answered",
+                "not_advancing",
+                requested,
+                page.meta.next_page,
+            )
+        if self._key is not None and page.items:
+            fingerprint = hash(tuple(self._key(item) for item in page.items))
+            if fingerprint in self._fingerprints:
+                self._next = None
+                raise self._error(
+                    f"page {requested} repeats the items of a page already read",
+                    "repeated",
+                    requested,
+                    page.meta.next_page,
+                )
+            self._fingerprints.add(fingerprint)
+        try:
+            self._next = page.next_page
+        except PaginationError as exc:
+            # This page is genuine: yield it, and stop on the next call.
+            self._next = self._error(str(exc), exc.reason, requested, exc.next_page)
         return page
+
+    def _error(
+        self, message: str, reason: str, page: int, next_page: int | None
+    ) -> PaginationError:
+        return PaginationError(
+            f"pagination stopped after {self._read} page(s): {message}",
+            reason=reason,
+            page=page,
+            next_page=next_page,
+            pages_read=self._read,
+        )
 
 
 class _ItemIterator(Generic[T]):

@@ -282,7 +282,12 @@ class _Planner(_Worker):
     ) -> int | None:
         assert self.qonto is not None
         try:
-            supplier_invoices = [si async for si in self.qonto.supplier_invoices.list()]
+            window = self.policy.settlement_window
+            listing = self.qonto.supplier_invoices.list(
+                updated_at_from=None if window is None else _now() - window,
+                max_pages=self.policy.settlement_max_pages,
+            )
+            supplier_invoices = [si async for si in listing]
         except Exception as exc:
             if self._fatal(exc):
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 
 import attrs
@@ -58,6 +59,14 @@ class ReconcilePolicy:
         max_failure_message_length: Longest failure message sent (the Qondor client's
             limit by default); longer lists of problems are cut safely.
         fatal_errors: Errors that stop the whole run (every later call would fail too).
+        settlement_window: List only the Qonto supplier invoices updated within this
+            period before the plan (``filter[updated_at_from]``); marking one as paid or
+            unpaid updates it, so recent settlements are seen. ``None`` (the default) lists
+            them all. A supplier invoice paid before the window whose payment is processed
+            in Qondor later is then not settled automatically.
+        settlement_max_pages: Most pages of the Qonto listing one plan reads (100 supplier
+            invoices each). Past it, nothing is settled in that plan, and the plan's
+            warnings say so (as when Qonto cannot be read). ``None``: no limit.
     """
 
     fail_credit_card_payments: bool = False
@@ -75,6 +84,20 @@ class ReconcilePolicy:
         validator=[attrs.validators.ge(20), attrs.validators.le(MAX_FAILURE_MESSAGE_LENGTH)],
     )
     fatal_errors: tuple[type[BaseException], ...] = _FATAL
+    settlement_window: timedelta | None = attrs.field(default=None)
+    settlement_max_pages: int | None = attrs.field(default=1000)
+
+    @settlement_window.validator
+    def _check_window(self, attribute: attrs.Attribute[timedelta | None], value: object) -> None:
+        if value is not None and (not isinstance(value, timedelta) or value <= timedelta(0)):
+            raise ValueError(f"settlement_window must be a positive timedelta, not {value!r}")
+
+    @settlement_max_pages.validator
+    def _check_max_pages(self, attribute: attrs.Attribute[int | None], value: object) -> None:
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"settlement_max_pages must be an integer >= 1, not {value!r}")
 
 
 class ReconcileAbortedError(InvoicingError):
