@@ -20,7 +20,7 @@ from qondor_invoicing import (
     ResponseValidationError,
     RetryPolicy,
 )
-from qondor_invoicing._http.changes import is_ambiguous, send_confirmed
+from qondor_invoicing._http.changes import Verdict, is_ambiguous, send_confirmed
 
 pytestmark = pytest.mark.anyio
 
@@ -75,14 +75,26 @@ def reads(*states: str) -> list[Record]:
     return [Record(state, read=n) for n, state in enumerate(states, start=1)]
 
 
-def applied_when_done(before: Record, now: Record) -> Record | None:
-    return now if now.state == "done" else None
+def judge(before: Record, now: Record) -> Verdict:
+    return {
+        "done": Verdict.APPLIED,
+        "closed": Verdict.REFUSED,
+        "unreadable": Verdict.UNKNOWN,
+    }.get(now.state, Verdict.NOT_APPLIED)
 
 
-def refused_when_closed(now: Record, error: APIError) -> BaseException | None:
-    if now.state == "closed":
-        return IllegalTransitionError(action="finish", state=now.state, reason="it is closed")
-    return None
+def refused_when_closed(now: Record, error: APIError) -> BaseException:
+    return IllegalTransitionError(action="finish", state=now.state, reason="it is closed")
+
+
+def garbled(status: int = 200) -> ResponseValidationError:
+    """A 2xx answer without evidence of the change (as the clients' ``send`` raise it)."""
+    return ResponseValidationError(
+        "answered 200 with text/plain where JSON was expected",
+        body="Request blocked by policy",
+        status_code=status,
+        content_type="text/plain",
+    )
 
 
 async def run(
@@ -98,8 +110,8 @@ async def run(
         current=start or Record("open"),
         send=send,
         reread=reread,
-        applied=applied_when_done,
-        refused=refused_when_closed,
+        judge=judge,
+        refusal=refused_when_closed,
         sleep=sleep or Sleeps(),
         describe="test: finish for record 7",
         **options,
@@ -125,7 +137,7 @@ async def test_an_ambiguous_failure_already_applied_is_not_sent_again(
 ) -> None:
     send, reread, sleep = Scripted(failure), Scripted(*reads("done")), Sleeps()
     result = await run(send, reread, sleep=sleep)
-    assert result == Record("done", read=1)  # what `applied` returned for the fresh read
+    assert result == Record("done", read=1)  # the fresh read judged applied
     assert len(send.calls) == 1
     assert states(reread.calls) == [("open", 0)]
     assert sleep.calls == []
@@ -142,19 +154,19 @@ async def test_an_ambiguous_failure_not_applied_is_sent_again_after_a_backoff() 
     assert sleep.calls == [POLICY.backoff(1), POLICY.backoff(2)] == [0.5, 1.0]
 
 
-async def test_applied_compares_the_fresh_read_with_the_record_before_the_attempt() -> None:
+async def test_judge_compares_the_fresh_read_with_the_record_before_the_attempt() -> None:
     seen: list[tuple[Record, Record]] = []
 
-    def applied(before: Record, now: Record) -> Record | None:
+    def judging(before: Record, now: Record) -> Verdict:
         seen.append((before, now))
-        return now if now.state == "done" else None
+        return judge(before, now)
 
     result = await send_confirmed(
         current=Record("open"),
         send=Scripted(server_error(), server_error(), Record("x")),
         reread=Scripted(*reads("open", "done")),
-        applied=applied,
-        refused=refused_when_closed,
+        judge=judging,
+        refusal=refused_when_closed,
         policy=POLICY,
         sleep=Sleeps(),
         describe="test",
@@ -180,9 +192,9 @@ async def test_the_refusal_hook_can_let_the_original_failure_stand() -> None:
         await send_confirmed(
             current=Record("open"),
             send=send,
-            reread=Scripted(*reads("unreadable")),
-            applied=applied_when_done,
-            refused=lambda now, error: error,
+            reread=Scripted(*reads("closed")),
+            judge=judge,
+            refusal=lambda now, error: error,
             policy=POLICY,
             sleep=Sleeps(),
             describe="test",
@@ -190,6 +202,44 @@ async def test_the_refusal_hook_can_let_the_original_failure_stand() -> None:
     assert info.value is failure
     assert info.value.__cause__ is None
     assert len(send.calls) == 1
+
+
+@pytest.mark.parametrize("doubt", [lost(), garbled()], ids=["lost", "garbled-2xx"])
+async def test_a_read_that_cannot_tell_leaves_the_outcome_unknown(doubt: APIError) -> None:
+    send, reread, sleep = Scripted(doubt), Scripted(*reads("unreadable")), Sleeps()
+    with pytest.raises(type(doubt)) as info:
+        await run(send, reread, sleep=sleep)
+    assert info.value is doubt  # never a result: nothing may be recorded as done
+    assert len(send.calls) == 1
+    assert sleep.calls == []
+
+
+@pytest.mark.parametrize("status", [200, 201, 204])
+async def test_a_2xx_without_evidence_is_confirmed_by_reading_back(status: int) -> None:
+    send, reread = Scripted(garbled(status)), Scripted(*reads("done"))
+    assert await run(send, reread) == Record("done", read=1)
+    assert len(send.calls) == 1
+
+
+async def test_a_2xx_without_evidence_not_applied_is_sent_again_then_surfaces() -> None:
+    doubts = [garbled(), garbled(), Record("done", read=99)]
+    send, reread = Scripted(*doubts), Scripted(*reads("open", "open"))
+    assert await run(send, reread) == Record("done", read=99)
+    assert len(send.calls) == 3
+    # Within the budget only: then the last doubt is raised, never a result.
+    last = garbled()
+    send, reread = Scripted(garbled(), last), Scripted(*reads("open", "open"))
+    with pytest.raises(ResponseValidationError) as info:
+        await run(send, reread, policy=RetryPolicy(max_retries=1, jitter=0.0))
+    assert info.value is last
+    assert len(reread.calls) == 2
+
+
+async def test_a_2xx_without_evidence_the_rules_now_refuse_is_an_illegal_transition() -> None:
+    doubt = garbled()
+    with pytest.raises(IllegalTransitionError) as info:
+        await run(Scripted(doubt), Scripted(*reads("closed")))
+    assert info.value.__cause__ is doubt
 
 
 async def test_a_failed_re_read_raises_the_original_failure_with_the_re_read_as_context() -> None:
@@ -203,14 +253,11 @@ async def test_a_failed_re_read_raises_the_original_failure_with_the_re_read_as_
     assert len(send.calls) == 1
 
 
-async def test_a_re_read_failure_outside_reread_errors_propagates() -> None:
+async def test_a_re_read_failure_that_is_not_an_api_error_propagates() -> None:
     misconfigured = ConfigurationError("token_provider returned None")
     with pytest.raises(ConfigurationError) as info:
-        await run(Scripted(server_error()), Scripted(misconfigured), reread_errors=(APIError,))
-    assert info.value is misconfigured
-    # By default (any InvoicingError) the in-doubt failure wins.
-    with pytest.raises(InternalServerError):
         await run(Scripted(server_error()), Scripted(misconfigured))
+    assert info.value is misconfigured
 
 
 async def test_a_bug_in_the_re_read_is_never_mistaken_for_an_unknown_outcome() -> None:
@@ -260,7 +307,7 @@ async def test_the_policys_filters_stop_a_resend_but_not_the_check(
     "failure",
     [
         NotFoundError("no such record", status_code=404),
-        ResponseValidationError("not JSON", status_code=200),
+        ResponseValidationError("not JSON", status_code=None),
         IllegalTransitionError(action="finish", state="closed", reason="refused by the server"),
         RuntimeError("a bug in send"),
     ],
@@ -295,9 +342,9 @@ async def test_the_doubt_and_its_resolution_are_logged(caplog: pytest.LogCapture
     await run(Scripted(server_error()), Scripted(*reads("done")))
     messages = [r.getMessage() for r in caplog.records if r.name == "qondor_invoicing"]
     assert messages == [
-        "test: finish for record 7 ended ambiguously (APITimeoutError); reading it again",
+        "test: finish for record 7 ended in doubt (APITimeoutError); reading it again",
         "test: finish for record 7 was not applied; sending it again in 0.50 s",
-        "test: finish for record 7 ended ambiguously (InternalServerError); reading it again",
+        "test: finish for record 7 ended in doubt (InternalServerError); reading it again",
         "test: finish for record 7 was applied; not sending it again",
     ]
 
@@ -311,3 +358,7 @@ def test_what_is_ambiguous() -> None:
     assert not is_ambiguous(APITimeoutError("connect timeout", request_sent=False))
     assert not is_ambiguous(NotFoundError("no", status_code=404))
     assert not is_ambiguous(ValueError("no"))
+    assert is_ambiguous(garbled(200))
+    assert is_ambiguous(garbled(204))
+    assert not is_ambiguous(ResponseValidationError("no status"))
+    assert not is_ambiguous(garbled(404))

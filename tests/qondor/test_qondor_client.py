@@ -297,22 +297,13 @@ async def test_an_invoice_in_the_put_response_is_used(
     assert result.raw["invoiceNumber"] == "A-1"
 
 
-@pytest.mark.parametrize(
-    "response",
-    [
-        httpx.Response(200),
-        httpx.Response(204),
-        httpx.Response(200, json=True),
-        httpx.Response(200, json={"invoiceId": 12345, "externalReference": "FIN-9"}),
-        httpx.Response(200, json={"id": 999, "status": "Paid"}),  # not this invoice
-        httpx.Response(200, text="OK", headers={"content-type": "text/plain"}),
-        httpx.Response(200, text='"Invoice 12345 set as processed"'),
-    ],
-)
-async def test_other_put_responses_evolve_the_input(
+@pytest.mark.parametrize("response", [httpx.Response(200), httpx.Response(204)])
+async def test_an_empty_put_response_is_evidence_and_evolves_the_input(
     client: QondorClient, api: respx.MockRouter, response: httpx.Response
 ) -> None:
+    # Qondor documents no body for its PUTs: an empty 2xx is the documented success.
     api.put("Invoice/SetAsProcessed").mock(return_value=response)
+    get = api.get("Invoice/12345").respond(json=wire())
     invoice = Invoice(
         id=12345, kind=K.CREDIT_NOTE, state=S.UNPROCESSED, invoice_number="CN-7", raw={"a": 1}
     )
@@ -325,6 +316,71 @@ async def test_other_put_responses_evolve_the_input(
         external_reference="FIN-9",
     )
     assert result.raw == {"a": 1}
+    assert not get.called
+
+
+GARBLED_2XX = [
+    httpx.Response(200, json=True),
+    httpx.Response(200, json={"invoiceId": 12345, "externalReference": "FIN-9"}),  # no state
+    httpx.Response(200, json={"id": 999, "status": "Paid"}),  # not this invoice
+    httpx.Response(200, json=wire(status="Unprocessed")),  # not in the new state
+    httpx.Response(200, json=wire(status="Processed", externalReference="FIN-1")),  # not ours
+    httpx.Response(200, text="OK", headers={"content-type": "text/plain"}),
+    httpx.Response(200, text="Request blocked by policy", headers={"content-type": "text/plain"}),
+    httpx.Response(
+        200, text='{"id": 12345, "statusTe', headers={"content-type": "application/json"}
+    ),
+    httpx.Response(200, text='"Invoice 12345 set as processed"'),
+]
+GARBLED_IDS = [
+    "true",
+    "no-state",
+    "other-id",
+    "old-state",
+    "other-reference",
+    "text-ok",
+    "blocked",
+    "truncated",
+    "json-string",
+]
+
+
+@pytest.mark.parametrize("response", GARBLED_2XX, ids=GARBLED_IDS)
+async def test_a_put_response_without_evidence_is_confirmed_by_reading_back(
+    client: QondorClient, api: respx.MockRouter, response: httpx.Response
+) -> None:
+    put = api.put("Invoice/SetAsProcessed").mock(return_value=response)
+    get = api.get("Invoice/12345").respond(
+        json=wire(status="Processed", externalReference="FIN-9", invoiceNumber="A-1")
+    )
+    result = await client.invoices.set_as_processed(UNPROCESSED, external_reference="FIN-9")
+    assert (result.state, result.external_reference) == (S.PROCESSED, "FIN-9")
+    assert result.invoice_number == "A-1"  # the read-back is the evidence
+    assert (put.call_count, get.call_count) == (1, 1)
+
+
+@pytest.mark.parametrize("response", GARBLED_2XX, ids=GARBLED_IDS)
+async def test_a_put_response_without_evidence_never_becomes_a_result(
+    client: QondorClient, api: respx.MockRouter, response: httpx.Response
+) -> None:
+    put = api.put("Invoice/SetAsFailed").mock(return_value=response)
+    # Read back not applied: sent again within the retry policy, then the doubt surfaces.
+    get = api.get("Invoice/12345").respond(json=wire(status="Unprocessed"))
+    retry_once = client.with_options(max_retries=1)
+    with pytest.raises(ResponseValidationError) as info:
+        await retry_once.invoices.set_as_failed(UNPROCESSED, failure_message="no")
+    assert info.value.status_code == 200
+    assert (put.call_count, get.call_count) == (2, 2)
+    # The read-back cannot tell (it fails): the outcome is unknown, the doubt is raised.
+    get.respond(503)
+    with pytest.raises(ResponseValidationError):
+        await retry_once.invoices.set_as_failed(UNPROCESSED, failure_message="no")
+    # Someone else moved it meanwhile: a refusal, not a resend.
+    put.reset()
+    get.respond(json=wire(status="Processed", externalReference="X"))
+    with pytest.raises(IllegalTransitionError, match="while the request was in doubt"):
+        await retry_once.invoices.set_as_failed(UNPROCESSED, failure_message="no")
+    assert put.call_count == 1
 
 
 async def test_an_html_200_is_an_error(client: QondorClient, api: respx.MockRouter) -> None:
@@ -332,12 +388,17 @@ async def test_an_html_200_is_an_error(client: QondorClient, api: respx.MockRout
     api.get("Invoice/GetAllUnprocessedInvoices").respond(
         200, text=page, headers={"content-type": "text/html"}
     )
-    api.put("Invoice/SetAsProcessed").respond(200, text=page, headers={"content-type": "text/html"})
+    api.get("Invoice/12345").respond(200, text=page, headers={"content-type": "text/html"})
+    put = api.put("Invoice/SetAsProcessed").respond(
+        200, text=page, headers={"content-type": "text/html"}
+    )
     with pytest.raises(ResponseValidationError, match="wrong base_url") as info:
         await client.invoices.list_unprocessed()
     assert info.value.body == page
+    # A 2xx that is no evidence: read back, which fails too: the outcome stays unknown.
     with pytest.raises(ResponseValidationError, match="text/html"):
         await client.invoices.set_as_processed(UNPROCESSED)
+    assert put.call_count == 1
 
 
 @pytest.mark.parametrize("body", [{"id": 1}, "invoices", 3, {"count": 2, "next": None}], ids=repr)

@@ -24,7 +24,7 @@ from .._http import (
     TimeoutTypes,
     logger,
 )
-from .._http.changes import send_confirmed
+from .._http.changes import Verdict, send_confirmed
 from .._http.core import Sleep
 from .._http.limits import SlidingWindowLimiter
 from .._secret import Secret
@@ -370,13 +370,18 @@ class Invoices(Resource):
       with a bare id, the payment is read first (one ``GET Invoice/{id}``).
     - Arguments are validated and the rule table is checked before anything is sent: a
       refusal raises `InvalidInputError` or `IllegalTransitionError` and sends nothing.
-    - They return the updated `Invoice`: parsed from the response when Qondor answers with
-      the invoice, otherwise the input evolved to its new state.
-    - After an *ambiguous* failure (a 5xx answer, or a connection error or timeout after the
-      request was sent) the payment is read again. If the change is visible, the updated
-      invoice is returned and nothing is sent again; if not, the change is sent again, at
-      most ``retry_policy.max_retries`` times; if the re-read itself fails, the original
-      error is raised.
+    - They return the updated `Invoice` only with evidence of the change: an empty 2xx
+      (Qondor documents no body; the input evolved to its new state), a readable invoice in
+      the new state in the answer, or a read-back showing it.
+    - Any other outcome is a doubt, settled by reading the payment again (see
+      `send_confirmed`): an ambiguous failure (a 5xx answer, or a connection error or
+      timeout after the request was sent) or a 2xx without evidence (a body that is not
+      JSON, such as ``200 text/plain`` "Request blocked by policy", truncated JSON, another
+      record, or the invoice in another state). If the change is visible, the updated
+      invoice is returned and nothing is sent again; if the state now refuses it,
+      `IllegalTransitionError`; if not applied, the change is sent again, at most
+      ``retry_policy.max_retries`` times; if the re-read itself fails or cannot tell, the
+      doubt is raised (the outcome is unknown: never treat it as done).
     """
 
     _client: QondorClient
@@ -619,54 +624,49 @@ class Invoices(Resource):
         path = f"Invoice/{action.endpoint}"
 
         async def send(latest: Invoice) -> Invoice:
-            try:
-                response = await core.request(
-                    "PUT",
-                    path,
-                    json_body=body,
-                    timeout=timeout,
-                    safe_to_repeat=False,
-                    allow_empty=True,
-                )
-            except ResponseValidationError as exc:
-                if _is_plain_text_success(exc):
-                    # e.g. 200 text/plain "OK": the change was accepted, the body says nothing.
-                    return self._evolved(action, latest, fields)
-                raise
-            return self._updated(action, latest, fields, response)
+            response = await core.request(
+                "PUT",
+                path,
+                json_body=body,
+                timeout=timeout,
+                safe_to_repeat=False,
+                allow_empty=True,
+            )
+            return self._answered(action, latest, fields, response)
 
         async def reread(latest: Invoice) -> Invoice:
             return _merge(await self._get(latest.id, timeout), latest)
 
-        def applied(before: Invoice, now: Invoice) -> Invoice | None:
+        def judge(before: Invoice, now: Invoice) -> Verdict:
             if self._applied(action, before, now, fields):
-                return self._with_fields(action, now, fields)
-            return None
-
-        def refused(now: Invoice, error: APIError) -> BaseException | None:
+                return Verdict.APPLIED
             if not now.state.is_known:
-                return error  # an unreadable state is not guessed: the failure stands
-            refusal = client.rules.refusal(action, now.state, now.kind, strict=client.strict)
-            if refusal is None:
-                return None
+                return Verdict.UNKNOWN  # an unreadable state is not guessed
+            if client.rules.refusal(action, now.state, now.kind, strict=client.strict):
+                return Verdict.REFUSED
+            return Verdict.NOT_APPLIED
+
+        def refusal(now: Invoice, error: APIError) -> BaseException:
+            reason = client.rules.refusal(action, now.state, now.kind, strict=client.strict)
             return IllegalTransitionError(
                 action=action,
                 state=now.state,
                 kind=now.kind,
                 invoice_id=now.id,
-                reason=f"{refusal} (it changed while the request was in doubt)",
+                reason=f"{reason} (it changed while the request was in doubt)",
             )
 
-        return await send_confirmed(
+        done = await send_confirmed(
             current=current,
             send=send,
             reread=reread,
-            applied=applied,
-            refused=refused,
+            judge=judge,
+            refusal=refusal,
             policy=core.retry_policy,
             sleep=core.sleep,
             describe=f"qondor: {action.endpoint} for invoice {current.id}",
         )
+        return self._with_fields(action, done, fields)
 
     def _applied(
         self, action: InvoiceAction, before: Invoice, now: Invoice, fields: Mapping[str, Any]
@@ -684,28 +684,49 @@ class Invoices(Resource):
         # The payload does not carry the field: only a change of state tells.
         return before.state != target
 
-    def _updated(
+    def _answered(
         self,
         action: InvoiceAction,
         current: Invoice,
         fields: Mapping[str, Any],
         response: APIResponse,
     ) -> Invoice:
+        """The invoice in its new state, when the answer is evidence of the change.
+
+        Evidence is an empty 2xx (Qondor documents no body for its PUTs) or a readable
+        invoice in the new state. Anything else (another record, a record in another state,
+        a body that is not an invoice) is a doubt: `ResponseValidationError` with the
+        answer's status, which `send_confirmed` settles by reading the invoice again.
+        """
         data = response.data
-        if isinstance(data, Mapping) and _same_id(data, current.id):
-            try:
-                parsed = self._client.parse_invoice(data, response=response)
-            except ResponseValidationError as exc:
-                logger.debug(
-                    "qondor: %s answer for invoice %s not read as an invoice (%s)",
-                    action.endpoint,
-                    current.id,
-                    exc,
-                )
-            else:
-                if parsed.state.is_known:
-                    return self._with_fields(action, _merge(parsed, current), fields)
-        return self._evolved(action, current, fields)
+        if data is None:
+            return self._evolved(action, current, fields)
+        target = self._client.rules.result(action, current.state)
+
+        def doubt(problem: str) -> ResponseValidationError:
+            return ResponseValidationError(
+                f"{response.method} {response.url} answered {response.status_code} with "
+                f"{problem}; whether {action.endpoint} was applied is not shown",
+                body=response.text,
+                method=response.method,
+                url=response.url,
+                status_code=response.status_code,
+                content_type=response.headers.get("content-type"),
+            )
+
+        if not isinstance(data, Mapping) or not _same_id(data, current.id):
+            raise doubt(f"{json_type(data)} that is not invoice {current.id}")
+        try:
+            parsed = self._client.parse_invoice(data, response=response)
+        except ResponseValidationError as exc:
+            raise doubt(f"an invoice that cannot be read ({exc})") from None
+        parsed = _merge(parsed, current)
+        if not self._applied(action, current, parsed, fields):
+            raise doubt(
+                f"invoice {current.id} in state {parsed.state.value!r}, reference "
+                f"{parsed.external_reference!r}, not {target.value!r} as sent"
+            )
+        return self._with_fields(action, parsed, fields)
 
     def _evolved(
         self, action: InvoiceAction, current: Invoice, fields: Mapping[str, Any]
@@ -767,14 +788,6 @@ def _same_id(data: Mapping[str, Any], invoice_id: int) -> bool:
         if value is not None:
             return str(value).strip() == str(invoice_id)
     return False
-
-
-def _is_plain_text_success(exc: ResponseValidationError) -> bool:
-    status = exc.status_code or 0
-    content_type = (exc.content_type or "").lower()
-    return (
-        200 <= status < 300 and "html" not in content_type and not exc.body.lstrip().startswith("<")
-    )
 
 
 def _unwrap_list(response: APIResponse) -> list[Any]:

@@ -26,10 +26,9 @@ from .._http import (
     RetryPolicy,
     TimeoutTypes,
 )
-from .._http.changes import send_confirmed
+from .._http.changes import Verdict, send_confirmed
 from .._http.core import Sleep
 from ..errors import (
-    APIError,
     ConfigurationError,
     InvalidInputError,
     ResponseValidationError,
@@ -546,28 +545,47 @@ class SupplierInvoices(Resource):
 
         # Every attempt and re-read addresses the invoice as first known (``current``).
         async def send(_: SupplierInvoice) -> SupplierInvoice:
+            # Qonto documents the invoice in its new status as the answer: anything else
+            # (no body, not JSON, another invoice, another status) is a doubt to settle.
             response = await core.request(
                 "POST", path, json_body=body, timeout=timeout, safe_to_repeat=False
             )
-            result = self._parse_invoice(response, "supplier_invoice")
-            self._check_same(current, result, response)
+            try:
+                result = self._parse_invoice(response, "supplier_invoice")
+                self._check_same(current, result, response)
+            except ResponseValidationError as exc:
+                if exc.status_code is None:
+                    exc.status_code = response.status_code
+                raise
+            if not done(result):
+                raise ResponseValidationError(
+                    f"{response.method} {response.url} answered {response.status_code} with "
+                    f"supplier invoice {result.id} in status {result.status!r}; whether "
+                    f"{action.value} was applied is not shown",
+                    body=response.text,
+                    method=response.method,
+                    url=response.url,
+                    status_code=response.status_code,
+                    content_type=response.headers.get("content-type"),
+                )
             return result
 
-        def refused(now: SupplierInvoice, error: APIError) -> BaseException | None:
-            # The invoice moved elsewhere meanwhile: re-sending would be refused.
-            return error if rules.refusal(action, now.status) is not None else None
+        def judge(_: SupplierInvoice, now: SupplierInvoice) -> Verdict:
+            if done(now):
+                return Verdict.APPLIED
+            if rules.refusal(action, now.status) is not None:
+                return Verdict.REFUSED  # moved elsewhere meanwhile: a resend would be refused
+            return Verdict.NOT_APPLIED
 
         return await send_confirmed(
             current=current,
             send=send,
             reread=lambda _: self.get(current.id, timeout=timeout),
-            applied=lambda _, now: now if done(now) else None,
-            refused=refused,
+            judge=judge,
+            refusal=lambda _, error: error,
             policy=core.retry_policy,
             sleep=core.sleep,
             describe=f"qonto: {action.value} for supplier invoice {current.id}",
-            # Where this loop has always differed from Qondor's (kept as they were):
-            reread_errors=(APIError,),  # a non-API failure of the re-read surfaces itself
         )
 
 

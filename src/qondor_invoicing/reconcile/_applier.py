@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import anyio
 import attrs
 
-from .._states import describe
 from ..errors import (
     APIStatusError,
     IllegalTransitionError,
     InvalidInputError,
 )
-from ..qondor.models import Invoice, InvoiceAction, InvoiceState
+from ..qondor.models import Invoice
 from ._policy import ReconcileAbortedError
 from ._worker import _now, _why, _Worker, logger
 from .finance import resolve
@@ -47,7 +46,7 @@ class _ChangeStatus(enum.Enum):
     MOVED = "moved"
     """The payment's state no longer allows it (someone else changed it), or Qondor refused."""
     FAILED = "failed"
-    """Not confirmed after every attempt (transient errors): try again on a later run."""
+    """Not confirmed (transient errors, or an outcome left unknown): a later run decides."""
     INVALID = "invalid"
     """The request was invalid input (the client refused to send it)."""
 
@@ -237,13 +236,9 @@ class _Applier(_Worker):
             await journal.record_reference(key, reference, owner=self.owner)
         ref = reference
 
-        def send(current: Invoice) -> Awaitable[Invoice]:
-            return self.qondor.invoices.set_as_processed(current, external_reference=ref)
-
-        def confirmed(now: Invoice) -> bool:
-            return now.state is InvoiceState.PROCESSED and now.external_reference in (None, ref)
-
-        change = await self._change(invoice, InvoiceAction.SET_AS_PROCESSED, send, confirmed)
+        change = await self._change(
+            self._changes.invoices.set_as_processed(invoice, external_reference=ref)
+        )
         if change.status is _ChangeStatus.DONE:
             await journal.record_outcome(
                 key,
@@ -281,13 +276,9 @@ class _Applier(_Worker):
             failure_message=step.failure_message,
         )
 
-        def send(current: Invoice) -> Awaitable[Invoice]:
-            return self.qondor.invoices.set_as_failed(current, failure_message=step.failure_message)
-
-        def confirmed(now: Invoice) -> bool:
-            return now.state is InvoiceState.FAILED
-
-        change = await self._change(invoice, InvoiceAction.SET_AS_FAILED, send, confirmed)
+        change = await self._change(
+            self._changes.invoices.set_as_failed(invoice, failure_message=step.failure_message)
+        )
         if change.status is _ChangeStatus.DONE:
             await self.journal.record_outcome(
                 key, JournalOutcome.FAILED, owner=self.owner, invoice_id=invoice.id
@@ -313,13 +304,9 @@ class _Applier(_Worker):
             evidence=step.supplier_invoice.id,
         )
 
-        def send(current: Invoice) -> Awaitable[Invoice]:
-            return self.qondor.invoices.set_as_paid(current, paid_date=step.paid_date)
-
-        def confirmed(now: Invoice) -> bool:
-            return now.state is InvoiceState.PAID
-
-        change = await self._change(invoice, InvoiceAction.SET_AS_PAID, send, confirmed)
+        change = await self._change(
+            self._changes.invoices.set_as_paid(invoice, paid_date=step.paid_date)
+        )
         if change.status is _ChangeStatus.DONE:
             await self.journal.record_outcome(
                 key,
@@ -340,65 +327,29 @@ class _Applier(_Worker):
             step, key, f"not set as paid: {change.reason}", change.error
         )
 
-    async def _change(
-        self,
-        invoice: Invoice,
-        action: InvoiceAction,
-        send: Callable[[Invoice], Awaitable[Invoice]],
-        confirmed: Callable[[Invoice], bool],
-    ) -> _Change:
-        """Send one state change until Qondor confirms it, re-reading before each resend.
+    async def _change(self, send: Awaitable[Invoice]) -> _Change:
+        """One state change through the client's confirmed change (`send_confirmed`).
 
-        Nothing is resent while the outcome of the previous attempt is unknown: the payment
-        is read first, and a change already visible counts as done. A state that no longer
-        allows the change ("moved") is reported, never forced.
+        The client is the one loop that resends, reads back or gives up; here its outcome
+        is only sorted: an invoice is evidence of the change (DONE); a refusal by the rules
+        or by Qondor is MOVED; a doubt that stayed unresolved, or a transient failure, is
+        FAILED (the payment stays for a later run, nothing recorded as final).
         """
-        current = invoice
-        last: BaseException | None = None
-        need_read = False
-        for _ in range(self.policy.attempts):
-            if need_read:
-                read = await self._read(invoice.id)
-                if isinstance(read, BaseException):
-                    last = read
-                    continue
-                current = read
-                need_read = False
-                if confirmed(current):
-                    return _Change(_ChangeStatus.DONE, current)
-                refusal = self._refusal(current, action)
-                if refusal is not None:
-                    return _Change(_ChangeStatus.MOVED, current, refusal, last)
-            try:
-                updated = await send(current)
-            except InvalidInputError as exc:
-                return _Change(_ChangeStatus.INVALID, current, _why(exc), exc)
-            except Exception as exc:
-                if self._fatal(exc):
-                    raise
-                if (
-                    isinstance(exc, APIStatusError)
-                    and 400 <= exc.status_code < 500
-                    and exc.status_code not in (408, 409, 429)
-                ):
-                    # Qondor refused the request itself: sending it again changes nothing.
-                    return _Change(_ChangeStatus.MOVED, current, _why(exc), exc)
-                last = exc
-                need_read = True
-                continue
-            if confirmed(updated):
-                return _Change(_ChangeStatus.DONE, updated)
-            return _Change(
-                _ChangeStatus.MOVED,
-                updated,
-                f"Qondor answered with state {describe(updated.state)}, reference "
-                f"{updated.external_reference!r}",
-            )
-        if need_read:
-            # The last attempt may have been applied with its answer lost.
-            read = await self._read(invoice.id)
-            if not isinstance(read, BaseException) and confirmed(read):
-                return _Change(_ChangeStatus.DONE, read)
-        if isinstance(last, IllegalTransitionError):
-            return _Change(_ChangeStatus.MOVED, current, last.reason, last)
-        return _Change(_ChangeStatus.FAILED, current, _why(last) if last else "", last)
+        try:
+            updated = await send
+        except InvalidInputError as exc:
+            return _Change(_ChangeStatus.INVALID, reason=_why(exc), error=exc)
+        except IllegalTransitionError as exc:
+            return _Change(_ChangeStatus.MOVED, reason=exc.reason, error=exc)
+        except Exception as exc:
+            if self._fatal(exc):
+                raise
+            if (
+                isinstance(exc, APIStatusError)
+                and 400 <= exc.status_code < 500
+                and exc.status_code not in (408, 409, 429)
+            ):
+                # Qondor refused the request itself: sending it again changes nothing.
+                return _Change(_ChangeStatus.MOVED, reason=_why(exc), error=exc)
+            return _Change(_ChangeStatus.FAILED, reason=_why(exc), error=exc)
+        return _Change(_ChangeStatus.DONE, updated)

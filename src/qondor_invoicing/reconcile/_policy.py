@@ -48,8 +48,10 @@ class ReconcilePolicy:
         check_amounts: Report a discrepancy instead of settling when the matched supplier
             invoice's amount or currency differs from the payment's total.
         amount_tolerance: Largest absolute amount difference still treated as equal.
-        attempts: How many times one state change is sent (the client's own retries come on
-            top), with a fresh read of the payment before each new attempt.
+        attempts: At most how many times one state change is sent in a run. State changes
+            go through the Qondor client's confirmed change (a fresh read of the payment
+            before any resend); ``None`` leaves the count to the client's retry policy, a
+            number lowers its ``max_retries`` to ``attempts - 1`` for state changes.
         lease_seconds: How long a claim on a payment lasts; longer than one step can take.
         breaker_min_failures: With at least this many payments to fail in one plan...
         breaker_max_share: ...and more than this share of the validated payments failing,
@@ -73,7 +75,9 @@ class ReconcilePolicy:
     settle: bool = True
     check_amounts: bool = True
     amount_tolerance: Decimal = attrs.field(default=Decimal("0"), converter=Decimal)
-    attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    attempts: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
     lease_seconds: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
     breaker_min_failures: int = attrs.field(default=20, validator=attrs.validators.ge(1))
     breaker_max_share: float = attrs.field(

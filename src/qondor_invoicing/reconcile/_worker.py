@@ -49,6 +49,16 @@ class _Worker:
         self.policy: ReconcilePolicy = reconciler.policy
         self.progress: Progress | None = reconciler.progress
         self.owner: str = reconciler.owner
+        attempts = self.policy.attempts
+        # State changes go through the client's one change loop; ``attempts`` only bounds
+        # its sends (the client's retry policy with max_retries = attempts - 1).
+        self._changes: QondorClient = (
+            self.qondor
+            if attempts is None
+            else self.qondor.with_options(
+                max_retries=min(attempts - 1, self.qondor.retry_policy.max_retries)
+            )
+        )
 
     @property
     def _rules(self) -> Any:
