@@ -36,13 +36,24 @@ __all__ = [
     "RecordedRequest",
 ]
 
-FaultKind = Literal["server_error", "rate_limited", "connection_error", "lost_response"]
+FaultKind = Literal[
+    "server_error",
+    "rate_limited",
+    "connection_error",
+    "lost_response",
+    "truncated_answer",
+    "blocked_answer",
+]
 _FAULT_KINDS: tuple[FaultKind, ...] = (
     "server_error",
     "rate_limited",
     "connection_error",
     "lost_response",
+    "truncated_answer",
+    "blocked_answer",
 )
+#: What a filtering proxy answers instead of forwarding a request ("garbled 2xx").
+BLOCKED_TEXT = "Request blocked by policy"
 
 
 @attrs.define(kw_only=True)
@@ -58,6 +69,11 @@ class Faults:
         connection_error_rate: Fail to connect (``httpx.ConnectError``); nothing applied.
         lost_response_rate: Apply the request, then lose the response (``httpx.ReadTimeout``
             in process, a dropped connection over HTTP). Only state changes are affected.
+        truncated_answer_rate: Handle the request (a state change is applied), then answer
+            200 ``application/json`` with the body cut in the middle (a state change that
+            answers no body gets the record's JSON, cut).
+        blocked_answer_rate: Apply nothing and answer 200 ``text/plain`` "Request blocked by
+            policy", as a filtering proxy in front of the API does.
         retry_after: The ``Retry-After`` (seconds) sent with injected 429s.
         methods: Only requests with these methods get random faults (all when empty).
         seed: Seed of the random draws, for reproducible runs.
@@ -68,6 +84,8 @@ class Faults:
     rate_limited_rate: float = 0.0
     connection_error_rate: float = 0.0
     lost_response_rate: float = 0.0
+    truncated_answer_rate: float = 0.0
+    blocked_answer_rate: float = 0.0
     retry_after: float = 0.0
     methods: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
     seed: int | None = None
@@ -89,6 +107,7 @@ class Faults:
         self._script.clear()
         self.server_error_rate = self.rate_limited_rate = 0.0
         self.connection_error_rate = self.lost_response_rate = 0.0
+        self.truncated_answer_rate = self.blocked_answer_rate = 0.0
 
     def draw(self, method: str, *, state_change: bool) -> FaultKind | None:
         """Decide the fault for one request (consumes a scripted fault first)."""
@@ -105,6 +124,8 @@ class Faults:
             ("rate_limited", self.rate_limited_rate),
             ("connection_error", self.connection_error_rate),
             ("lost_response", self.lost_response_rate if state_change else 0.0),
+            ("truncated_answer", self.truncated_answer_rate),
+            ("blocked_answer", self.blocked_answer_rate),
         ):
             if r < rate:
                 return kind
@@ -377,6 +398,10 @@ class FakeAPI:
             resp = self.rate_limited_response(self.faults.retry_after)
             record(resp.status, fault, False, False)
             return resp.to_httpx()
+        if fault == "blocked_answer":
+            resp = FakeResponse(status=200, text=BLOCKED_TEXT, content_type="text/plain")
+            record(resp.status, fault, False, False)
+            return resp.to_httpx()
 
         denied = self.authenticate(fake_request)
         if denied is not None:
@@ -407,8 +432,21 @@ class FakeAPI:
             raise httpx.ReadTimeout(
                 "injected lost response (the change was applied)", request=request
             )
+        if fault == "truncated_answer" and 200 <= resp.status < 300:
+            content = resp.to_httpx().content
+            if not content.strip():
+                record_json = self.answer_record(fake_request)
+                content = json.dumps(record_json, separators=(",", ":")).encode()
+            text = content[: max(1, len(content) // 2)].decode(errors="replace")
+            record(resp.status, fault, resp.refused, applied)
+            cut = FakeResponse(status=resp.status, text=text, headers=resp.headers)
+            return cut.to_httpx()
         record(resp.status, None, resp.refused, applied)
         return resp.to_httpx()
+
+    def answer_record(self, request: FakeRequest) -> Any:
+        """The record a state change is about, as JSON, for a truncated answer to cut."""
+        return {"id": request.match.get("id")}
 
 
 class _QuietServer(ThreadingHTTPServer):

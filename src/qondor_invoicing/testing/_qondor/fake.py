@@ -85,7 +85,7 @@ class FakeQondor(FakeAPI):
     Args:
         api_key: The only subscription key accepted.
         faults: Fault injection (latency, 5xx, 429 bursts, connection errors, applied but
-            lost responses).
+            lost responses, garbled 2xx answers: truncated JSON or ``text/plain``).
         rate_limit: ``(requests, per_seconds)``; Qondor allows 10 per second. ``None``
             disables it.
         clock: Monotonic clock of the rate limit window.
@@ -282,6 +282,16 @@ class FakeQondor(FakeAPI):
         with self.lock:
             response.headers["apim-request-id"] = str(uuid.UUID(int=self._ids.getrandbits(128)))
         return response
+
+    def answer_record(self, request: FakeRequest) -> Any:
+        try:
+            data = request.json()
+        except ValueError:
+            data = None
+        _, invoice_id = _get_ci(data, "invoiceId") if isinstance(data, dict) else (False, None)
+        if isinstance(invoice_id, int) and invoice_id in self.invoices:
+            return self.wire(invoice_id)
+        return super().answer_record(request)
 
     # -- routes --------------------------------------------------------------------------
 
