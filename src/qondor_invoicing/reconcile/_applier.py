@@ -97,9 +97,15 @@ class _Applier(_Worker):
             done += 1
             self._report_progress(done, total, step)
 
-        async with anyio.create_task_group() as tg:
-            for i, step in enumerate(plan.steps):
-                tg.start_soon(apply_one, i, step)
+        # Failures first, in a wave of their own: a run interrupted after them leaves the
+        # valid payments queued, so the next plan's breaker judges the same wave (see
+        # `_Planner._apply_breaker`); failures deferred meanwhile keep their open intent.
+        failures = [i for i, step in enumerate(plan.steps) if isinstance(step, Fail)]
+        others = [i for i, step in enumerate(plan.steps) if not isinstance(step, Fail)]
+        for wave in (failures, others):
+            async with anyio.create_task_group() as tg:
+                for i in wave:
+                    tg.start_soon(apply_one, i, plan.steps[i])
 
         report = Report(
             plan=plan,

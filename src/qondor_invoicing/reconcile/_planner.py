@@ -12,7 +12,7 @@ from ..errors import (
 from ..qondor.models import Invoice, InvoiceAction, InvoiceKind, InvoiceState
 from ..qonto.models import SupplierInvoice, SupplierInvoiceAction, SupplierInvoiceStatus
 from ..qonto.rules import QONTO_RULES
-from ._worker import _now, _why, _Worker, logger
+from ._worker import _now, _one_error, _why, _Worker, logger
 from .journal import (
     JournalAction,
     JournalEntry,
@@ -37,6 +37,10 @@ class _Planner(_Worker):
     """Decides what to do; reads only. See `Reconciler.plan`."""
 
     async def plan(self) -> Plan:
+        with _one_error():
+            return await self._plan()
+
+    async def _plan(self) -> Plan:
         created = _now()
         queue = await self.qondor.invoices.list_unprocessed()
         unfinished = {e.invoice_id: e for e in await self.journal.unfinished()}
@@ -79,7 +83,7 @@ class _Planner(_Worker):
                 steps, settle_candidates, limiter, warnings, seen
             )
 
-        self._apply_breaker(steps, validated=len(queued))
+        self._apply_breaker(steps, seen, validated=len(queued))
         return Plan.of(
             [attrs.evolve(s, journal_entry=seen.get(s.invoice_id)) for s in steps.values()],
             created_at=created,
@@ -491,8 +495,29 @@ class _Planner(_Worker):
             supplier_invoice=si,
         )
 
-    def _apply_breaker(self, steps: dict[int, Step], *, validated: int) -> None:
-        fails = [s for s in steps.values() if isinstance(s, Fail)]
+    def _apply_breaker(
+        self,
+        steps: dict[int, Step],
+        seen: dict[int, JournalEntry | None],
+        *,
+        validated: int,
+    ) -> None:
+        """Skip every new failure when too many of the validated payments fail.
+
+        The breaker judges a wave once, by what was validated in it: a failure whose FAIL
+        intent is open (an earlier run decided it and was interrupted or deferred before
+        Qondor confirmed it) is not judged again, and `Reconciler.apply` sends a plan's
+        failures before its bookings. So an interrupted run never changes what the next
+        run decides: with ``F`` failures allowed among ``V`` validated payments, a run
+        stopped after ``c`` of them leaves at most ``F - c`` new failures among ``V - c``
+        queued payments, never a larger share.
+        """
+        fails = [
+            s
+            for s in steps.values()
+            if isinstance(s, Fail)
+            and not ((entry := seen.get(s.invoice_id)) and entry.intent is JournalAction.FAIL)
+        ]
         policy = self.policy
         if len(fails) < policy.breaker_min_failures:
             return

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvoicingError
 from ..qondor.models import Invoice, InvoiceAction
 from ..qondor.rules import QONDOR_RULES
 from ._policy import Progress, ReconcilePolicy
@@ -19,7 +23,38 @@ if TYPE_CHECKING:
     from .reconciler import Reconciler
     from .validators import Validator
 
+if sys.version_info < (3, 11):  # pragma: no cover (anyio depends on the backport there)
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found,unused-ignore]
+
 logger = logging.getLogger("qondor_invoicing.reconcile")
+
+
+@contextlib.contextmanager
+def _one_error() -> Iterator[None]:
+    """At the plan/apply boundary: raise a task group's error itself, never the group.
+
+    A group of errors (``Exception`` only: cancellation passes unchanged) is replaced by its
+    first `InvoicingError` (its first error if none is), chained to the group when the
+    group held more than one, so callers catch ``except JournalError`` as documented.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        leaves = list(_leaves(group))
+        if not all(isinstance(e, Exception) for e in leaves):
+            raise
+        first = next((e for e in leaves if isinstance(e, InvoicingError)), leaves[0])
+        if len(leaves) > 1:
+            raise first from group
+        raise first from first.__cause__
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            yield from _leaves(error)
+        else:
+            yield error
 
 
 def _now() -> datetime:

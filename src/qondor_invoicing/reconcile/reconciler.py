@@ -114,7 +114,8 @@ class Reconciler:
 
         Raises:
             APIError: Qondor's queue could not be read (after the client's retries).
-            JournalError: The journal could not be read.
+            JournalError: The journal could not be read (the error itself, never an
+                exception group; with several at once, the first, caused by the group).
         """
         return await _Planner(self).plan()
 
@@ -145,7 +146,8 @@ class Reconciler:
 
         Each step is applied as described in the reconciler guide: claim the payment,
         record the intent, act, confirm against Qondor, record the outcome, release. A
-        transient error leaves the payment for the next run (DEFERRED in the report).
+        transient error leaves the payment for the next run (DEFERRED in the report). The
+        plan's failures are sent before its other steps (see the failure breaker).
 
         Args:
             plan: A plan from `plan`. It may be stale: every change is re-checked against
