@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +186,49 @@ def test_close_stops_the_background_loop(fake: FakeQondor) -> None:
     with pytest.raises(RuntimeError, match="closed"):
         second.invoices.list_unprocessed()
     assert QontoClient  # the async clients stay importable next to the sync ones
+
+
+FORKED = """
+import multiprocessing as mp
+from qondor_invoicing import QondorSyncClient
+from qondor_invoicing.testing import FakeQondor
+
+fake = FakeQondor(rate_limit=None)
+fake.seed(5)
+client = QondorSyncClient(api_key="test-key", transport=fake.transport, rate_limit=None)
+assert len(client.invoices.list_unprocessed()) == 5
+
+
+def child(queue):
+    invoice = client.invoices.get(12345)
+    queue.put([len(client.invoices.list_unprocessed()), invoice.id])
+
+
+if __name__ == "__main__":
+    context = mp.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    process.start()
+    print(queue.get(timeout=60))
+    process.join(60)
+    assert process.exitcode == 0
+    assert len(client.invoices.list_unprocessed()) == 5
+    client.close()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork (Celery's prefork pool)")
+def test_a_forked_child_gets_its_own_loop_and_pool(tmp_path: Path) -> None:
+    script = tmp_path / "forked.py"
+    script.write_text(FORKED, encoding="utf-8")
+    src = str(Path(__file__).parents[1] / "src")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "PYTHONPATH": src},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[5, 12345]"

@@ -120,16 +120,16 @@ class _Bridge(Generic[W]):
         self.loop = loop
         self._finalizer = weakref.finalize(owner, _shut, loop, self.target)
 
-    def run(self, owner: object, func: Callable[[], Awaitable[R]]) -> R:
+    def ensure(self, owner: object) -> None:
+        """Refuse a closed object; after a fork, start a loop and a wrapped object here."""
         if self._closed:
             raise RuntimeError(f"{type(owner).__name__} is closed")
         if self.loop.pid != os.getpid():  # forked: the loop thread stayed in the parent
             self._finalizer.detach()
             self._start(owner)
-        return self.loop.portal.call(func)
 
-    def call(self, func: Callable[[], R]) -> R:
-        """Run a plain function on the loop's thread (to build async objects there)."""
+    def run(self, owner: object, func: Callable[[], Awaitable[R]]) -> R:
+        self.ensure(owner)
         return self.loop.portal.call(func)
 
     def close(self) -> None:
@@ -170,9 +170,9 @@ class _Blocking(Generic[P, R]):
 
         @functools.wraps(method)
         def call(*args: P.args, **kwargs: P.kwargs) -> R:
-            target = instance._target()
+            # The target is looked up on the loop, after `run` rebuilt it in a forked child.
             return instance._bridge.run(
-                instance, functools.partial(method, target, *args, **kwargs)
+                instance, lambda: method(instance._target(), *args, **kwargs)
             )
 
         return call
@@ -251,6 +251,7 @@ class _BlockingPages(Generic[P, T]):
 
         @functools.wraps(method)
         def call(*args: P.args, **kwargs: P.kwargs) -> SyncPaginator[T]:
+            instance._bridge.ensure(instance)
             target = instance._target()
             run = functools.partial(instance._bridge.run, instance)
             return SyncPaginator(method(target, *args, **kwargs), run)
