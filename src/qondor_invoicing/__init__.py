@@ -4,6 +4,7 @@ Import public names from here (or from ``qondor_invoicing.testing`` for the fake
 whose name starts with an underscore are private.
 """
 
+from ._env import setup_logging as _setup_logging
 from ._http import NOT_GIVEN as NOT_GIVEN
 from ._http import APIResponse as APIResponse
 from ._http import NotGiven as NotGiven
@@ -64,16 +65,8 @@ from .qonto.models import SupplierInvoiceMeta as SupplierInvoiceMeta
 from .qonto.models import SupplierInvoiceStatus as SupplierInvoiceStatus
 from .qonto.models import SupplierInvoiceTax as SupplierInvoiceTax
 from .qonto.models import SupplierSnapshot as SupplierSnapshot
-from .qonto.pagination import AsyncPaginator as AsyncPaginator
-from .qonto.pagination import Page as Page
-from .qonto.pagination import PaginationMeta as PaginationMeta
 from .qonto.rules import QONTO_RULES as QONTO_RULES
 from .reconcile import DEFAULT_VALIDATORS as DEFAULT_VALIDATORS
-from .reconcile import Book as Book
-from .reconcile import Close as Close
-from .reconcile import Discrepancy as Discrepancy
-from .reconcile import DiscrepancyReason as DiscrepancyReason
-from .reconcile import Fail as Fail
 from .reconcile import FinanceSystem as FinanceSystem
 from .reconcile import InMemoryFinanceSystem as InMemoryFinanceSystem
 from .reconcile import Journal as Journal
@@ -88,12 +81,7 @@ from .reconcile import ReconcileAbortedError as ReconcileAbortedError
 from .reconcile import ReconcilePolicy as ReconcilePolicy
 from .reconcile import Reconciler as Reconciler
 from .reconcile import Report as Report
-from .reconcile import Settle as Settle
-from .reconcile import Skip as Skip
 from .reconcile import SqliteJournal as SqliteJournal
-from .reconcile import StepKind as StepKind
-from .reconcile import StepResult as StepResult
-from .reconcile import StepStatus as StepStatus
 from .reconcile import Validator as Validator
 
 __version__ = "0.1.0.dev0"
@@ -102,6 +90,8 @@ from .sync import QondorSyncClient as QondorSyncClient
 from .sync import QontoSyncClient as QontoSyncClient
 from .sync import SyncReconciler as SyncReconciler
 
+_setup_logging()
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -109,26 +99,20 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "ApprovalWorkflow",
-    "AsyncPaginator",
     "AuthenticationError",
     "AvailableActions",
     "BadRequestError",
-    "Book",
     "BulkCreateResult",
     "BulkItemError",
     "BulkItemResult",
-    "Close",
     "ConfigurationError",
     "ConflictError",
     "Customer",
     "DEFAULT_VALIDATORS",
-    "Discrepancy",
-    "DiscrepancyReason",
     "EInvoicingLifecycleEvent",
     "ErrorBody",
     "ErrorDetail",
     "EventLoopError",
-    "Fail",
     "FinanceSystem",
     "IllegalTransitionError",
     "InMemoryFinanceSystem",
@@ -153,9 +137,7 @@ __all__ = [
     "NOT_GIVEN",
     "NotFoundError",
     "NotGiven",
-    "Page",
     "PaginationError",
-    "PaginationMeta",
     "PermissionDeniedError",
     "Plan",
     "Problem",
@@ -179,12 +161,7 @@ __all__ = [
     "Rule",
     "RuleTable",
     "Secret",
-    "Settle",
-    "Skip",
     "SqliteJournal",
-    "StepKind",
-    "StepResult",
-    "StepStatus",
     "SuggestedTransaction",
     "SupplierInvoice",
     "SupplierInvoiceAction",

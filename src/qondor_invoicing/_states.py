@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import attrs
 
@@ -105,7 +105,9 @@ class RuleTable(Generic[A, S, K]):
     unknown_kind: K | None = None
 
     @classmethod
-    def of(cls, name: str, rules: Iterable[Rule[A, S, K]], *, unknown_kind: K | None = None) -> Any:
+    def of(
+        cls, name: str, rules: Iterable[Rule[A, S, K]], *, unknown_kind: K | None = None
+    ) -> RuleTable[A, S, K]:
         """Build a table from a sequence of rules (one per action)."""
         table: dict[A, Rule[A, S, K]] = {}
         for rule in rules:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import shutil
 import sys
@@ -54,14 +53,12 @@ class ClientFactory:
     """Builds the clients the commands use. Tests pass one wired to the fakes."""
 
     def qondor(self) -> QondorClient:
-        """A Qondor client configured from the environment."""
-        environment = os.environ.get("QONDOR_ENVIRONMENT", "prod")
-        base_url = os.environ.get("QONDOR_BASE_URL") or None
-        return QondorClient(environment=environment, base_url=base_url)
+        """A Qondor client configured from the environment, as the library reads it."""
+        return QondorClient()
 
     def qonto(self) -> QontoClient:
-        """A Qonto client configured from the environment."""
-        return QontoClient(base_url=os.environ.get("QONTO_BASE_URL") or None)
+        """A Qonto client configured from the environment, as the library reads it."""
+        return QontoClient()
 
 
 class _Output:

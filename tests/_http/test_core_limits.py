@@ -153,8 +153,6 @@ def test_rate_limit_option_builds_a_limiter() -> None:
     assert core.rate_limiter is not None
     assert (core.rate_limiter.rate, core.rate_limiter.burst) == (10, 3)
     assert make_core(ok).rate_limiter is None
-    with pytest.raises(ValueError, match="either rate_limit or rate_limiter"):
-        make_core(ok, rate_limit=5, rate_limiter=RateLimiter(5))
 
 
 # --- concurrency -------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
-from _kit import SECRET, Recorder, make_core, ok
+from _kit import SECRET, DemoClient, Recorder, make_core, ok
 
 from qondor_invoicing import APIError, RetryPolicy
-from qondor_invoicing._http import Auth, BaseClient, HeaderAuth, Redactor
+from qondor_invoicing._http import Auth, HeaderAuth, Redactor
 from qondor_invoicing._secret import Secret
 
 pytestmark = pytest.mark.anyio
@@ -53,16 +53,13 @@ def echo_everything(request: httpx.Request) -> str:
 # --- reprs -------------------------------------------------------------------------------
 
 
-class DemoClient(BaseClient):
-    def __init__(self) -> None:
-        self._core = odd_core(lambda r: ok())
-
-
 def test_reprs_never_show_credentials() -> None:
     secret = Secret(SECRET)
     auth = HeaderAuth({"X-Api-Key": secret})
     core = odd_core(lambda r: ok())
-    client = DemoClient()
+    client = DemoClient(
+        auth=HeaderAuth({"X-Api-Key": Secret(SECRET), "Authorization": Secret(ODD)})
+    )
     texts = [
         repr(secret),
         str(secret),

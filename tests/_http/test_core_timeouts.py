@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from _kit import BASE_URL, Recorder, make_core, ok
+from _kit import BASE_URL, DemoClient, Recorder, make_core, ok
 
 from qondor_invoicing import NOT_GIVEN, NotGiven, RetryPolicy
-from qondor_invoicing._http import DEFAULT_TIMEOUT, BaseClient, HTTPCore, Resource
+from qondor_invoicing._http import DEFAULT_TIMEOUT, HTTPCore
 
 pytestmark = pytest.mark.anyio
 
@@ -126,17 +126,6 @@ async def test_a_timeout_from_the_transport_becomes_api_timeout_error(no_sleep) 
 # --- lifecycle ---------------------------------------------------------------------------
 
 
-class Things(Resource):
-    async def get(self) -> Any:
-        return (await self._client._core.request("GET", "things")).data
-
-
-class DemoClient(BaseClient):
-    def __init__(self, **kwargs: Any) -> None:
-        self._core = make_core(kwargs.pop("handler", lambda r: ok()), **kwargs)
-        self.things = Things(self)
-
-
 async def test_owned_client_is_closed_by_aclose() -> None:
     client = DemoClient()
     http = client._core.http_client
@@ -204,7 +193,7 @@ async def test_with_options_retry_policy_headers_and_log_bodies() -> None:
         seen.append(request)
         return ok()
 
-    client = DemoClient(handler=handler, headers={"X-App": "one", "X-Keep": "yes"})
+    client = DemoClient(handler, headers={"X-App": "one", "X-Keep": "yes"})
     policy = RetryPolicy(max_retries=7)
     copy = client.with_options(retry_policy=policy, headers={"X-App": "two"}, log_bodies=True)
     assert copy.retry_policy is policy

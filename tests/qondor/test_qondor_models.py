@@ -25,7 +25,6 @@ from qondor_invoicing import (
     ResponseValidationError,
 )
 from qondor_invoicing._convert import make_converter, structure
-from qondor_invoicing.qondor.client import _configure
 from qondor_invoicing.qondor.models import canonical_invoice
 from qondor_invoicing.qondor.resolve import DEFAULT_RESOLVER
 from qondor_invoicing.testing import FakeQondor
@@ -165,7 +164,7 @@ def test_parsing_fails_only_with_response_validation_error(
 def test_fake_payloads_have_no_field_the_library_does_not_know() -> None:
     """The strict twin of the converter catches drift between the fake and the parser."""
     fake = FakeQondor()
-    strict = make_converter("camel", strict=True, configure=_configure)
+    strict = make_converter("camel", strict=True)
     for invoice_id in fake.seed(30, random_seed=3):
         payload = fake.wire(invoice_id)
         data = canonical_invoice(payload, ignore=DEFAULT_RESOLVER.consumed_keys())

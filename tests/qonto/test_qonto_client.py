@@ -22,13 +22,13 @@ from qondor_invoicing import (
     InvoicingError,
     Money,
     NotFoundError,
-    Page,
     PaginationError,
     QontoClient,
     ResponseValidationError,
     SupplierInvoice,
     SupplierInvoiceStatus,
 )
+from qondor_invoicing.qonto import Page
 
 pytestmark = pytest.mark.anyio
 

@@ -103,7 +103,11 @@ def parse_decimal(value: Any) -> Decimal:
     rather than its binary approximation. Booleans and non-finite values are refused.
     """
     kind = type(value)
-    if kind is str:
+    if kind is float:
+        result = Decimal(repr(value))
+    elif kind is int:
+        result = Decimal(value)
+    elif isinstance(value, str):
         # Decimal() ignores surrounding whitespace itself, and accepts "1_000"; no API
         # sends that, so it is treated as corrupt.
         if "_" in value:
@@ -112,10 +116,6 @@ def parse_decimal(value: Any) -> Decimal:
             result = Decimal(value)
         except InvalidOperation:
             raise WireValueError(f"not a decimal number: {_short(value)}") from None
-    elif kind is float:
-        result = Decimal(repr(value))
-    elif kind is int:
-        result = Decimal(value)
     elif isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool):
@@ -124,15 +124,6 @@ def parse_decimal(value: Any) -> Decimal:
         result = Decimal(value)
     elif isinstance(value, float):
         result = Decimal(repr(value))
-    elif isinstance(value, str):
-        text = value.strip()
-        # Decimal() accepts "1_000"; no API sends that, so it is treated as corrupt.
-        if "_" in text:
-            raise WireValueError(f"not a decimal number: {_short(value)}")
-        try:
-            result = Decimal(text)
-        except InvalidOperation:
-            raise WireValueError(f"not a decimal number: {_short(value)}") from None
     else:
         raise WireTypeError(f"expected a number or numeric string, got {type(value).__name__}")
     if not result.is_finite():

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
 import attrs
 
 from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from .auth import Auth
 from .core import HTTPCore
+from .limits import RateLimiter
+from .options import ClientOptions
 from .retry import RetryPolicy
 
-__all__ = ["BaseClient", "Resource"]
+__all__ = ["BaseClient", "ClientSettings", "Resource"]
 
 _C = TypeVar("_C", bound="BaseClient")
 
@@ -27,14 +30,61 @@ class Resource:
         return f"<{type(self).__name__} of {self._client!r}>"
 
 
+@attrs.frozen(kw_only=True)
+class ClientSettings:
+    """What a client keeps besides its transport options: its API's own configuration.
+
+    Each API subclasses it (rules, resolver, ...). It is immutable, so ``with_options``
+    copies share it as it is.
+
+    Attributes:
+        auth: The credentials.
+        api_name: Name used in log lines (``"qondor"``, ``"qonto"``).
+        rate_limiter: Builds the API's kind of rate limiter from ``rate_limit``.
+        non_json_hint: A sentence appended to the error raised for a non-JSON 2xx body.
+    """
+
+    auth: Auth
+    api_name: str
+    rate_limiter: Callable[[float], RateLimiter] = RateLimiter
+    non_json_hint: str | None = None
+
+
 class BaseClient:
     """Lifecycle shared by `QondorClient` and `QontoClient`.
 
     Use as ``async with``; ``aclose()`` closes the connection pool unless an
     ``httpx.AsyncClient`` was injected, which stays the caller's to close.
+
+    A client is built in one place, `_start`, from its settings and its transport options:
+    the constructor calls it after checking its arguments, and ``with_options`` calls it on a
+    new instance with evolved options and the connection pool and limits of this one.
     """
 
     _core: HTTPCore
+    _settings: ClientSettings
+
+    def _start(
+        self,
+        settings: ClientSettings,
+        options: ClientOptions,
+        *,
+        share_with: HTTPCore | None = None,
+    ) -> None:
+        self._settings = settings
+        rate = options.rate_limit
+        self._core = HTTPCore(
+            options,
+            auth=settings.auth,
+            api_name=settings.api_name,
+            rate_limiter=settings.rate_limiter(rate) if rate and share_with is None else None,
+            non_json_hint=settings.non_json_hint,
+            share_with=share_with,
+        )
+        self._bind()
+
+    def _bind(self) -> None:
+        """Create the resources (``self.invoices``, ...) once the core and settings are set."""
 
     async def __aenter__(self: _C) -> _C:
         return self
@@ -90,16 +140,13 @@ class BaseClient:
         Returns:
             The new client.
         """
-        policy = retry_policy or self._core.retry_policy
-        if max_retries is not None:
-            policy = attrs.evolve(policy, max_retries=max_retries)
-        new = copy.copy(self)
-        core = self._core.copy(
-            timeout=timeout, retry_policy=policy, headers=headers, log_bodies=log_bodies
+        new = type(self).__new__(type(self))
+        options = self._core.options.evolve(
+            timeout=timeout,
+            retry_policy=retry_policy,
+            max_retries=max_retries,
+            headers=headers,
+            log_bodies=log_bodies,
         )
-        new._core = core
-        # Resources hold a reference to their client: bind fresh ones to the copy.
-        for name, value in list(vars(new).items()):
-            if isinstance(value, Resource):
-                setattr(new, name, type(value)(new))
+        new._start(self._settings, options, share_with=self._core)
         return new

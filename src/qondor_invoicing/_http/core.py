@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
@@ -19,6 +18,7 @@ from ..errors import EventLoopError, InvalidInputError
 from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth
 from .limits import RateLimiter
+from .options import ClientOptions
 from .redact import Masked, Redactor
 from .response import APIResponse, connection_error, decode_success, request_id, status_error
 from .retry import RetryPolicy
@@ -123,81 +123,64 @@ class HTTPCore:
     which case closing the core leaves the injected client open.
 
     Args:
-        base_url: Prefix of every request path.
+        options: The transport options (base URL, timeout, retries, limits, pool, ...).
         auth: Supplies the credential headers.
         api_name: Name used in log lines (``"qondor"``, ``"qonto"``).
-        timeout: Default timeout; ``NOT_GIVEN`` uses 30 s (10 s to connect), or the
-            injected client's own timeout. ``None`` disables timeouts.
-        retry_policy: How failures are retried.
-        rate_limit: Most requests per second this client sends (token bucket), or ``None``.
-        rate_limit_burst: Bucket size of the rate limiter.
-        rate_limiter: A ready-made `RateLimiter` instead of ``rate_limit`` (e.g. one shared
-            by several clients, or one on a virtual clock in tests).
-        max_concurrency: Most requests in flight at once, or ``None``.
-        http_client: An ``httpx.AsyncClient`` to use instead of creating one.
-        transport: An ``httpx`` transport for the client this core creates (e.g.
-            ``httpx.MockTransport`` or a fake's transport).
-        headers: Headers sent with every request.
-        log_bodies: Log request and response bodies at DEBUG (credentials scrubbed).
-        sleep: The sleep used between retries (inject one so tests never wait).
+        rate_limiter: The client-side rate limiter (each API builds its own kind from
+            ``options.rate_limit``), or ``None``.
         non_json_hint: A sentence appended to the error raised for a non-JSON 2xx body.
+        share_with: Another core whose connection pool and limits this one shares (and
+            never closes): how ``with_options`` copies are built.
     """
+
+    _shared: _Shared
+    _owns_client: bool
 
     def __init__(
         self,
+        options: ClientOptions,
         *,
-        base_url: str,
         auth: Auth,
         api_name: str,
-        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: float | None = None,
-        rate_limit_burst: float | None = None,
         rate_limiter: RateLimiter | None = None,
-        max_concurrency: int | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        headers: Mapping[str, str] | None = None,
-        log_bodies: bool = False,
-        sleep: Sleep | None = None,
         non_json_hint: str | None = None,
+        share_with: HTTPCore | None = None,
     ) -> None:
-        if http_client is not None and transport is not None:
-            raise ValueError("pass either http_client or transport, not both")
-        if rate_limiter is not None and rate_limit:
-            raise ValueError("pass either rate_limit or rate_limiter, not both")
-        if max_concurrency is not None and max_concurrency < 1:
-            raise ValueError("max_concurrency must be >= 1")
-        self.base_url: str = base_url.rstrip("/") + "/"
+        self.options: ClientOptions = options
+        self.base_url: str = options.base_url.rstrip("/") + "/"
         parsed = httpx.URL(self.base_url)
         self._origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}/".lower()
         self.auth = auth
         self.api_name = api_name
-        self.retry_policy: RetryPolicy = retry_policy if retry_policy is not None else RetryPolicy()
-        self.headers: dict[str, str] = dict(headers or {})
-        self.log_bodies = log_bodies
-        self.sleep: Sleep = sleep or anyio.sleep
+        self.retry_policy: RetryPolicy = options.retry_policy
+        self.headers: dict[str, str] = dict(options.headers)
+        self.log_bodies: bool = options.log_bodies
+        self.sleep: Sleep = options.sleep or anyio.sleep
         self.non_json_hint = non_json_hint
+        self.timeout: TimeoutTypes | NotGiven = options.timeout
         self._redactor_key: tuple[str, ...] = Masked(auth.secrets())
         self._redactor = Redactor(self._redactor_key)
-        owns = http_client is None
+        _transport_log_redaction.add(self)
+        if share_with is not None:
+            # A copy shares the pool and limits, and never closes what it does not own.
+            self._shared = share_with._shared
+            self._owns_client = False
+            self._redactor = share_with._redactor.extended(self._redactor_key)
+            return
+        http_client = options.http_client
+        self._owns_client = http_client is None
         if http_client is None:
             http_client = httpx.AsyncClient(
-                transport=transport,
+                transport=options.transport,
                 timeout=DEFAULT_TIMEOUT,
                 follow_redirects=False,
                 verify=True,
             )
-        self.timeout: TimeoutTypes | NotGiven = timeout
-        self._owns_client = owns
-        if rate_limiter is None and rate_limit:
-            rate_limiter = RateLimiter(rate_limit, burst=rate_limit_burst)
         self._shared = _Shared(
             http_client=http_client,
             rate_limiter=rate_limiter,
-            max_concurrency=max_concurrency,
+            max_concurrency=options.max_concurrency,
         )
-        _transport_log_redaction.add(self)
 
     def __repr__(self) -> str:
         return (
@@ -220,10 +203,6 @@ class HTTPCore:
             self._redactor_key = Masked(secrets)
         return self._redactor
 
-    @redact.setter
-    def redact(self, redactor: Redactor) -> None:
-        self._redactor = redactor.extended(self._redactor.sources)
-
     @property
     def http_client(self) -> httpx.AsyncClient:
         """The underlying ``httpx.AsyncClient``."""
@@ -244,22 +223,24 @@ class HTTPCore:
         *,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         retry_policy: RetryPolicy | None = None,
+        max_retries: int | None = None,
         headers: Mapping[str, str] | None = None,
         log_bodies: bool | None = None,
     ) -> _SELF:
-        """Return a copy with some options changed, sharing the connection pool and limits."""
-        new = copy.copy(self)
-        _transport_log_redaction.add(new)
-        # A copy shares the pool and limits, and never closes what it does not own.
-        new._owns_client = False
-        if not isinstance(timeout, NotGiven):
-            new.timeout = timeout
-        if retry_policy is not None:
-            new.retry_policy = retry_policy
-        new.headers = {**self.headers, **headers} if headers else dict(self.headers)
-        if log_bodies is not None:
-            new.log_bodies = log_bodies
-        return new
+        """Return a core with some options changed, sharing the connection pool and limits."""
+        return type(self)(
+            self.options.evolve(
+                timeout=timeout,
+                retry_policy=retry_policy,
+                max_retries=max_retries,
+                headers=headers,
+                log_bodies=log_bodies,
+            ),
+            auth=self.auth,
+            api_name=self.api_name,
+            non_json_hint=self.non_json_hint,
+            share_with=self,
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool, if this core created it."""

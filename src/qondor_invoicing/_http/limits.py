@@ -36,6 +36,15 @@ class RateLimiter:
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
+        self._setup(rate, burst, clock, sleep)
+        # The bucket: tokens left, refilled at ``rate`` since ``_updated``.
+        self._tokens = self.burst
+        self._updated: float | None = None
+
+    def _setup(
+        self, rate: float, burst: float | None, clock: Clock | None, sleep: Sleep | None
+    ) -> None:
+        # What every limiter has: the rate, the size of a burst, the clock and the lock.
         if rate <= 0:
             raise ValueError(f"rate must be > 0, not {rate!r}")
         self.rate: float = float(rate)
@@ -44,8 +53,6 @@ class RateLimiter:
             raise ValueError("burst must be >= 1")
         self._clock = clock or anyio.current_time
         self._sleep = sleep or anyio.sleep
-        self._tokens = self.burst
-        self._updated: float | None = None
         self._lock: anyio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -110,7 +117,8 @@ class SlidingWindowLimiter(RateLimiter):
             raise ValueError("burst must be a whole number >= 1")
         if not 0 <= headroom < 1:
             raise ValueError(f"headroom must be in [0, 1), not {headroom!r}")
-        super().__init__(rate, burst=burst, clock=clock, sleep=sleep)
+        # The token bucket's state is not set up: a sliding log replaces it.
+        self._setup(rate, burst, clock, sleep)
         self.headroom = float(headroom)
         self.window = int(burst) / self.rate * (1 + self.headroom)
         self._sent: deque[float] = deque()

@@ -60,10 +60,6 @@ class Redactor:
                 text = text.replace(secret, _MASK)
         return text
 
-    def covers(self, secrets: Sequence[str]) -> bool:
-        """Whether every credential in ``secrets`` is already scrubbed."""
-        return all(s in self.sources for s in secrets if len(s) >= 4)
-
     def extended(self, secrets: Sequence[str]) -> Redactor:
         """Return a redactor that also masks ``secrets`` (earlier ones stay masked)."""
         # Bounded, for long-running processes whose tokens rotate every hour.

@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Final
 
 import attrs
-import cattrs
 import httpx
 
-from .._convert import json_type, make_converter, returns_unchanged, structure
+from .. import _env
+from .._convert import json_type, make_converter, structure
 from .._http import (
     NOT_GIVEN,
     APIResponse,
     BaseClient,
     HeaderAuth,
-    HTTPCore,
     NotGiven,
+    RateLimiter,
     Resource,
     RetryPolicy,
+    Sleep,
     TimeoutTypes,
     logger,
 )
+from .._http.auth import check_credential
 from .._http.changes import Verdict, send_confirmed
-from .._http.core import Sleep
+from .._http.client import ClientSettings
 from .._http.limits import SlidingWindowLimiter
+from .._http.options import ClientOptions
 from .._secret import Secret
 from .._states import RuleTable
 from ..errors import (
@@ -57,7 +59,7 @@ __all__ = [
 ]
 
 #: Environment variable read when no ``api_key`` is given.
-API_KEY_ENV_VAR: Final = "QONDOR_API_KEY"
+API_KEY_ENV_VAR: Final = _env.QONDOR_API_KEY
 #: The API Management environments and their URL segment.
 ENVIRONMENTS: Final[Mapping[str, str]] = {"prod": "Prod", "test": "Test", "dev": "Dev"}
 _BASE_URL: Final = "https://qondor.azure-api.net/{segment}/Invoicing/v1/"
@@ -75,33 +77,7 @@ _NON_JSON_HINT: Final = (
 )
 
 
-def _configure(conv: cattrs.Converter) -> None:
-    # Ids and numbers arrive as JSON integers; numeric strings are accepted, floats and
-    # booleans are not (int(12.7) would silently give another id).
-    @returns_unchanged(int)
-    def structure_int(value: Any, _: Any) -> int:
-        if isinstance(value, bool):
-            raise TypeError("expected an integer, got a boolean")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value.strip())
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-
-    # Codes and numbers such as "10045" may arrive as JSON numbers; objects may not.
-    @returns_unchanged(str)
-    def structure_str(value: Any, _: Any) -> str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-
-    conv.register_structure_hook(int, structure_int)
-    conv.register_structure_hook(str, structure_str)
-
-
-_CONVERTER: Final = make_converter("camel", configure=_configure)
+_CONVERTER: Final = make_converter("camel")
 
 
 def _check_id(value: object, field: str = "invoice_id") -> int:
@@ -151,15 +127,18 @@ class QondorClient(BaseClient):
             Read from ``QONDOR_API_KEY`` when not given.
         environment: ``"prod"``, ``"test"`` or ``"dev"``: which of Qondor's environments
             (``https://qondor.azure-api.net/{Prod|Test|Dev}/Invoicing/v1/``). Keys are
-            issued per environment.
+            issued per environment. When neither ``environment`` nor ``base_url`` is given,
+            ``QONDOR_BASE_URL`` and then ``QONDOR_ENVIRONMENT`` are read (default ``"prod"``).
         base_url: Any other base URL (the Invoicing API's root, ending in ``/Invoicing/v1/``
-            for the real API); overrides ``environment``.
+            for the real API); overrides ``environment``. ``https``, or ``http`` to a
+            loopback host only; no credentials, query or fragment.
         on_behalf_of_token: A delegated JWT sent as ``X-OnBehalfOf-Token``, when your
             subscription needs one.
         timeout: Default timeout in seconds or an ``httpx.Timeout``; ``None`` disables it.
             Defaults to 30 s (10 s to connect).
         retry_policy: How failures are retried (`RetryPolicy`); state changes are repeated
             only as described in `Invoices`.
+        max_retries: Shortcut: the retry policy with only its retry count changed.
         rate_limit: Most requests per second (Qondor allows 10), spaced evenly so that
             Qondor's window is never exceeded (a sliding window of 100 ms slices, 5 %
             wider than the rate for pauses and network jitter); ``None`` disables.
@@ -176,18 +155,21 @@ class QondorClient(BaseClient):
             `InvoiceResolver()`. Any ``(payload) -> (InvoiceKind, InvoiceState)`` callable.
 
     Raises:
-        ConfigurationError: No API key, an unknown environment or an invalid ``base_url``.
+        ConfigurationError: No API key, a key or token that cannot go in a header (the
+            error never shows it), an unknown environment or a refused base URL (argument
+            or variable).
     """
 
     def __init__(
         self,
         api_key: str | None = None,
         *,
-        environment: str = "prod",
+        environment: str | None = None,
         base_url: str | httpx.URL | None = None,
         on_behalf_of_token: str | None = None,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         retry_policy: RetryPolicy | None = None,
+        max_retries: int | None = None,
         rate_limit: float | None = 10.0,
         max_concurrency: int | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -199,71 +181,70 @@ class QondorClient(BaseClient):
         strict: bool = True,
         resolver: Resolver | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV_VAR)
+        key = api_key if api_key is not None else _env.read(API_KEY_ENV_VAR, keep_empty=True)
         if key is None:
             raise ConfigurationError(
                 f"no Qondor API key: pass api_key= or set the {API_KEY_ENV_VAR} environment "
                 "variable (the Ocp-Apim-Subscription-Key from Qondor's API portal)"
             )
+        key_source = "api_key" if api_key is not None else f"the {API_KEY_ENV_VAR} variable"
         if not isinstance(key, str) or not key.strip():
-            source = "api_key" if api_key is not None else f"the {API_KEY_ENV_VAR} variable"
-            raise ConfigurationError(f"the Qondor API key from {source} is empty")
-        if on_behalf_of_token is not None and (
-            not isinstance(on_behalf_of_token, str) or not on_behalf_of_token.strip()
-        ):
-            raise ConfigurationError("on_behalf_of_token must be a non-empty string or None")
-        env = environment.strip().lower() if isinstance(environment, str) else environment
-        if env not in ENVIRONMENTS:
-            raise ConfigurationError(
-                f"unknown Qondor environment {environment!r}; expected one of "
-                f"{', '.join(repr(e) for e in ENVIRONMENTS)} (or pass base_url=)"
-            )
-        if base_url is None:
-            url = _BASE_URL.format(segment=ENVIRONMENTS[env])
-        else:
-            url = _check_base_url(base_url)
+            raise ConfigurationError(f"the Qondor API key from {key_source} is empty")
+        key = check_credential(key_source, key.strip())
+        if on_behalf_of_token is not None:
+            if not isinstance(on_behalf_of_token, str) or not on_behalf_of_token.strip():
+                raise ConfigurationError("on_behalf_of_token must be a non-empty string or None")
+            on_behalf_of_token = check_credential("on_behalf_of_token", on_behalf_of_token.strip())
+        url, url_source, env = _base_url(environment, base_url)
         if rules is not None and not isinstance(rules, RuleTable):
             raise ConfigurationError(f"rules must be a RuleTable, not {type(rules).__name__}")
         if resolver is not None and not callable(resolver):
             raise ConfigurationError("resolver must be a callable (payload) -> (kind, state)")
 
-        credentials = {_KEY_HEADER: Secret(key.strip())}
+        credentials = {_KEY_HEADER: Secret(key)}
         if on_behalf_of_token is not None:
-            credentials[_OBO_HEADER] = Secret(on_behalf_of_token.strip())
-        self._environment = env if base_url is None else None
-        self._rules: QondorRuleTable = rules if rules is not None else QONDOR_RULES
-        self._strict = bool(strict)
-        self._resolver: Resolver = resolver if resolver is not None else DEFAULT_RESOLVER
-        # Resolvers are immutable: the keys one reads are worked out once, not per payload.
-        self._consumed_keys = (
-            self._resolver.consumed_keys()
-            if isinstance(self._resolver, InvoiceResolver)
-            else DEFAULT_RESOLVER.consumed_keys()
-        )
-        self._core = HTTPCore(
-            base_url=url,
+            credentials[_OBO_HEADER] = Secret(on_behalf_of_token)
+        resolver = resolver if resolver is not None else DEFAULT_RESOLVER
+        settings = _QondorSettings(
             auth=HeaderAuth(credentials),
             api_name="qondor",
+            rate_limiter=_rate_limiter,
+            non_json_hint=_NON_JSON_HINT,
+            environment=env,
+            rules=rules if rules is not None else QONDOR_RULES,
+            strict=bool(strict),
+            resolver=resolver,
+            # Resolvers are immutable: the keys one reads are worked out once, not per payload.
+            consumed_keys=(
+                resolver.consumed_keys()
+                if isinstance(resolver, InvoiceResolver)
+                else DEFAULT_RESOLVER.consumed_keys()
+            ),
+        )
+        options = ClientOptions.build(
+            base_url=url,
+            base_url_source=url_source,
             timeout=timeout,
             retry_policy=retry_policy,
-            # API Management counts a sliding window: a token bucket of 10 plus its refill
-            # would send up to 20 requests in one second, and a one-token bucket loses the
-            # rate on a busy event loop. A sliding window of 100 ms slices (1 request at
-            # 10/s, 10 at 100/s), 5 % wider so that a pause of up to 50 ms per second
-            # between taking a slot and the request's arrival (a garbage collection, a
-            # loaded machine, network jitter) does not bunch requests into one window,
-            # holds the window and 95 % of the rate (see docs/performance.md).
-            rate_limiter=(
-                SlidingWindowLimiter.per_slice(rate_limit, headroom=0.05) if rate_limit else None
-            ),
+            max_retries=max_retries,
+            rate_limit=rate_limit,
             max_concurrency=max_concurrency,
             http_client=http_client,
             transport=transport,
             headers=headers,
             log_bodies=log_bodies,
             sleep=sleep,
-            non_json_hint=_NON_JSON_HINT,
         )
+        self._start(settings, options)
+
+    def _bind(self) -> None:
+        settings = self._settings
+        assert isinstance(settings, _QondorSettings)
+        self._environment = settings.environment
+        self._rules: QondorRuleTable = settings.rules
+        self._strict = settings.strict
+        self._resolver: Resolver = settings.resolver
+        self._consumed_keys = settings.consumed_keys
         self.invoices: Invoices = Invoices(self)
         """The Invoice endpoints: the queue, one payment, and the state changes."""
 
@@ -349,16 +330,48 @@ class QondorClient(BaseClient):
         return structure(_CONVERTER, data, Invoice, body=body, method=method, url=url)
 
 
-def _check_base_url(base_url: str | httpx.URL) -> str:
-    try:
-        url = httpx.URL(str(base_url))
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConfigurationError(f"invalid base_url: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url must be an absolute http(s) URL, not {str(base_url)!r}")
-    if url.userinfo:
-        raise ConfigurationError("base_url must not contain credentials; pass api_key=")
-    return str(url)
+@attrs.frozen(kw_only=True)
+class _QondorSettings(ClientSettings):
+    environment: str | None
+    rules: QondorRuleTable
+    strict: bool
+    resolver: Resolver
+    consumed_keys: frozenset[str]
+
+
+def _rate_limiter(rate: float) -> RateLimiter:
+    # API Management counts a sliding window: a token bucket of 10 plus its refill would
+    # send up to 20 requests in one second, and a one-token bucket loses the rate on a busy
+    # event loop. A sliding window of 100 ms slices (1 request at 10/s, 10 at 100/s), 5 %
+    # wider so that a pause of up to 50 ms per second between taking a slot and the
+    # request's arrival (a garbage collection, a loaded machine, network jitter) does not
+    # bunch requests into one window, holds the window and 95 % of the rate (see
+    # docs/performance.md).
+    return SlidingWindowLimiter.per_slice(rate, headroom=0.05)
+
+
+def _base_url(
+    environment: str | None, base_url: str | httpx.URL | None
+) -> tuple[str | httpx.URL, str, str | None]:
+    """``(url, what to name in an error, environment or None)``.
+
+    Arguments win over the environment: ``base_url=``, then ``environment=``, then
+    ``QONDOR_BASE_URL``, then ``QONDOR_ENVIRONMENT``, then ``"prod"``.
+    """
+    if base_url is not None:
+        return base_url, "base_url", None
+    if environment is None:
+        env_url = _env.read(_env.QONDOR_BASE_URL)
+        if env_url is not None:
+            return env_url, f"the {_env.QONDOR_BASE_URL} variable", None
+        environment = _env.read(_env.QONDOR_ENVIRONMENT) or "prod"
+    env = environment.strip().lower() if isinstance(environment, str) else environment
+    if env not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"unknown Qondor environment {environment!r}; expected one of "
+            f"{', '.join(repr(e) for e in ENVIRONMENTS)} (or pass base_url=)"
+        )
+    return _BASE_URL.format(segment=ENVIRONMENTS[env]), "base_url", env
 
 
 class Invoices(Resource):

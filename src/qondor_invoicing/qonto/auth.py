@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import anyio
 
+from .. import _env
 from .._http import Auth
+from .._http.auth import check_credential
 from .._secret import Secret
 from ..errors import ConfigurationError
 
@@ -35,10 +36,10 @@ __all__ = [
     "resolve_auth",
 ]
 
-ENV_ACCESS_TOKEN = "QONTO_ACCESS_TOKEN"
-ENV_LOGIN = "QONTO_LOGIN"
-ENV_SECRET_KEY = "QONTO_SECRET_KEY"
-ENV_STAGING_TOKEN = "QONTO_STAGING_TOKEN"
+ENV_ACCESS_TOKEN = _env.QONTO_ACCESS_TOKEN
+ENV_LOGIN = _env.QONTO_LOGIN
+ENV_SECRET_KEY = _env.QONTO_SECRET_KEY
+ENV_STAGING_TOKEN = _env.QONTO_STAGING_TOKEN
 STAGING_TOKEN_HEADER = "X-Qonto-Staging-Token"
 
 TokenProvider = Callable[[], "Awaitable[str] | str"]
@@ -55,14 +56,11 @@ _REMEMBERED_TOKENS = 8
 
 
 def _check_credential(name: str, value: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigurationError(f"{name} must be a string, not {type(value).__name__}")
-    if not value:
-        raise ConfigurationError(f"{name} is empty")
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        hint = " (pass the token alone, without 'Bearer ')" if value.startswith("Bearer ") else ""
-        raise ConfigurationError(f"{name} contains whitespace or control characters{hint}")
-    return value
+    if isinstance(value, str) and value.startswith("Bearer "):
+        raise ConfigurationError(
+            f"{name} contains whitespace (pass the token alone, without 'Bearer ')"
+        )
+    return check_credential(name, value)
 
 
 class QontoAuth(Auth):
@@ -221,11 +219,6 @@ class BearerAuth(QontoAuth):
         )
 
 
-def _env(environ: Mapping[str, str], name: str) -> str | None:
-    value = environ.get(name)
-    return value if value else None
-
-
 def resolve_auth(
     *,
     access_token: str | None = None,
@@ -255,7 +248,6 @@ def resolve_auth(
     Raises:
         ConfigurationError: No credentials, both kinds at once, or half an API key.
     """
-    env = os.environ if environ is None else environ
     explicit = any(v is not None for v in (access_token, login, secret_key, token_provider))
     if explicit:
         names = {
@@ -265,9 +257,9 @@ def resolve_auth(
             "secret": "secret_key=",
         }
     else:
-        access_token = _env(env, ENV_ACCESS_TOKEN)
-        login = _env(env, ENV_LOGIN)
-        secret_key = _env(env, ENV_SECRET_KEY)
+        access_token = _env.read(ENV_ACCESS_TOKEN, environ)
+        login = _env.read(ENV_LOGIN, environ)
+        secret_key = _env.read(ENV_SECRET_KEY, environ)
         names = {
             "token": ENV_ACCESS_TOKEN,
             "provider": "token_provider=",
@@ -275,7 +267,7 @@ def resolve_auth(
             "secret": ENV_SECRET_KEY,
         }
     if staging_token is None:
-        staging_token = _env(env, ENV_STAGING_TOKEN)
+        staging_token = _env.read(ENV_STAGING_TOKEN, environ)
 
     bearer = access_token is not None or token_provider is not None
     api_key = login is not None or secret_key is not None

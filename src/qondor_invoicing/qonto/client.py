@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
+import attrs
 import httpx
 
+from .. import _env
 from .._convert import structure
 from .._http import (
     NOT_GIVEN,
@@ -22,14 +23,16 @@ from .._http import (
     BaseClient,
     HTTPCore,
     NotGiven,
+    RateLimiter,
     Resource,
     RetryPolicy,
     TimeoutTypes,
 )
 from .._http.changes import Verdict, send_confirmed
+from .._http.client import ClientSettings
 from .._http.core import Sleep
+from .._http.options import ClientOptions
 from ..errors import (
-    ConfigurationError,
     InvalidInputError,
     ResponseValidationError,
 )
@@ -69,8 +72,6 @@ __all__ = [
 PRODUCTION_BASE_URL = "https://thirdparty.qonto.com/v2/"
 SANDBOX_BASE_URL = "https://thirdparty-sandbox.staging.qonto.co/v2/"
 
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
-
 _NON_JSON_HINT = (
     "Qonto's sandbox answers with an HTML login page (status 200) when the "
     f"{STAGING_TOKEN_HEADER} header is missing or wrong: pass staging_token= or set "
@@ -95,12 +96,14 @@ class QontoClient(BaseClient):
         login: API key login (the organization's slug).
         secret_key: API key secret.
         staging_token: Sandbox staging token; selects the sandbox base URL.
-        base_url: Another base URL (e.g. a fake served over HTTP). Plain ``http`` is
-            accepted only for loopback hosts.
+        base_url: Another base URL (e.g. a fake served over HTTP); read from
+            ``QONTO_BASE_URL`` when not given. ``https``, or ``http`` to a loopback host
+            only; no credentials, query or fragment.
         token_provider: Callable (async or not) returning a fresh OAuth access token; called when no
             ``access_token`` is given and once again after a 401.
         timeout: Default timeout (``None`` disables; ``NOT_GIVEN``: 30 s, 10 s to connect).
         retry_policy: How failures are retried.
+        max_retries: Shortcut: the retry policy with only its retry count changed.
         rate_limit: Most requests per second (Qonto allows 1,000 per 10 s per IP address),
             or ``None`` to disable the client-side limit.
         max_concurrency: Most requests in flight at once.
@@ -112,8 +115,9 @@ class QontoClient(BaseClient):
         rules: The state-machine rules to enforce (default `QONTO_RULES`).
 
     Raises:
-        ConfigurationError: Missing, incomplete or ambiguous credentials, or a bad
-            ``base_url``.
+        ConfigurationError: Missing, incomplete or ambiguous credentials, a credential
+            that cannot go in a header (the error never shows it), or a refused base URL
+            (argument or variable).
     """
 
     def __init__(
@@ -127,6 +131,7 @@ class QontoClient(BaseClient):
         token_provider: TokenProvider | None = None,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         retry_policy: RetryPolicy | None = None,
+        max_retries: int | None = None,
         rate_limit: float | None = 100.0,
         max_concurrency: int | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -143,31 +148,50 @@ class QontoClient(BaseClient):
             staging_token=staging_token,
             token_provider=token_provider,
         )
+        url_source = "base_url"
+        if base_url is None:
+            base_url = _env.read(_env.QONTO_BASE_URL)
+            url_source = f"the {_env.QONTO_BASE_URL} variable"
         if base_url is None:
             base_url = SANDBOX_BASE_URL if auth.is_sandbox else PRODUCTION_BASE_URL
-        _check_base_url(base_url)
-        if rate_limit is not None and rate_limit <= 0:
-            raise ConfigurationError("rate_limit must be > 0 (or None to disable it)")
-        self._auth: QontoAuth = auth
-        self.rules: QontoRuleTable = rules if rules is not None else QONTO_RULES
-        self._core = HTTPCore(
-            base_url=base_url,
+        settings = _QontoSettings(
             auth=auth,
             api_name="qonto",
+            rate_limiter=_rate_limiter,
+            non_json_hint=_NON_JSON_HINT,
+            rules=rules if rules is not None else QONTO_RULES,
+        )
+        options = ClientOptions.build(
+            base_url=base_url,
+            base_url_source=url_source,
             timeout=timeout,
             retry_policy=retry_policy,
+            max_retries=max_retries,
             rate_limit=rate_limit,
-            # Small bursts: the server counts 1,000 requests in any 10 s window.
-            rate_limit_burst=max(1.0, min(10.0, rate_limit)) if rate_limit else None,
             max_concurrency=max_concurrency,
             http_client=http_client,
             transport=transport,
             headers=headers,
             log_bodies=log_bodies,
             sleep=sleep,
-            non_json_hint=_NON_JSON_HINT,
         )
+        self._start(settings, options)
+
+    def _bind(self) -> None:
         self.supplier_invoices: SupplierInvoices = SupplierInvoices(self)
+
+    @property
+    def _auth(self) -> QontoAuth:
+        settings = self._settings
+        assert isinstance(settings, _QontoSettings)
+        return settings.auth
+
+    @property
+    def rules(self) -> QontoRuleTable:
+        """The rule table state changes are checked against."""
+        settings = self._settings
+        assert isinstance(settings, _QontoSettings)
+        return settings.rules
 
     @property
     def base_url(self) -> str:
@@ -183,17 +207,15 @@ class QontoClient(BaseClient):
         return f"QontoClient(base_url={self.base_url!r}, auth={self._auth!r})"
 
 
-def _check_base_url(base_url: str) -> None:
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"base_url must be an http(s) URL, not {base_url!r}")
-    if parts.username or parts.password:
-        raise ConfigurationError("base_url must not contain credentials")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-        raise ConfigurationError(
-            "base_url must use https (credentials would travel in clear text); plain http "
-            "is accepted only for loopback hosts such as a fake served locally"
-        )
+@attrs.frozen(kw_only=True)
+class _QontoSettings(ClientSettings):
+    auth: QontoAuth
+    rules: QontoRuleTable
+
+
+def _rate_limiter(rate: float) -> RateLimiter:
+    # Small bursts: the server counts 1,000 requests in any 10 s window.
+    return RateLimiter(rate, burst=max(1.0, min(10.0, rate)))
 
 
 def _unwrap(data: Any, key: str) -> Any:
