@@ -28,7 +28,17 @@ import attrs
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SEED_FILE = BENCH_DIR / "supplier_invoice.json"
-PACKAGES = ("qondor-invoicing", "httpx", "anyio", "attrs", "cattrs", "pydantic", "msgspec")
+PACKAGES = (
+    "qondor-invoicing",
+    "httpx",
+    "anyio",
+    "attrs",
+    "cattrs",
+    "pydantic",
+    "msgspec",
+    "qodev-qonto-api",
+    "qondor-api-sdk",
+)
 
 
 def seed_invoice() -> dict[str, Any]:

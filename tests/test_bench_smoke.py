@@ -23,6 +23,8 @@ EXPECTED = {
     "bench_throughput.py": "after the listing / reference",
     "bench_memory.py": "peak growth, tracemalloc (MB)",
     "bench_pagination_memory.py": "async for peak, 1,000 vs 100 invoices",
+    # Peers not installed in the project's venv: skipped with a message, ours still measured.
+    "bench_peers.py": "every target:",
 }
 
 pytestmark = pytest.mark.slow
