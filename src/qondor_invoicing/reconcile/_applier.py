@@ -164,7 +164,7 @@ class _Applier(_Worker):
                     invoice_id=step.invoice_id,
                     external_reference=step.external_reference,
                     paid_date=step.paid_date,
-                    detail=step.reason,
+                    detail=self._scrub(step.reason),
                 )
                 return StepResult(
                     step=step,
@@ -178,14 +178,13 @@ class _Applier(_Worker):
                 JournalOutcome.ABANDONED,
                 owner=self.owner,
                 invoice_id=step.invoice_id,
-                detail=step.describe(),
+                detail=self._scrub(step.describe()),
             )
             return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=step.describe())
         except JournalConflictError as exc:
-            logger.warning("reconcile: payment %s: %s", key, exc)
-            return StepResult(
-                step=step, status=StepStatus.NEEDS_PERSON, detail=_why(exc), error=exc
-            )
+            detail = self._scrub(_why(exc))
+            logger.warning("reconcile: payment %s: %s", key, detail)
+            return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=detail, error=exc)
         except LeaseLostError as exc:
             return StepResult(
                 step=step,
@@ -200,7 +199,7 @@ class _Applier(_Worker):
     async def _deferred(
         self, step: Step, key: str, what: str, exc: BaseException | None
     ) -> StepResult:
-        detail = f"{what}: {_why(exc)}" if exc is not None else what
+        detail = self._scrub(f"{what}: {_why(exc)}" if exc is not None else what)
         await self.journal.record_error(key, detail, owner=self.owner)
         logger.info("reconcile: payment %s deferred: %s", key, detail)
         return StepResult(
@@ -213,6 +212,7 @@ class _Applier(_Worker):
     async def _needs_person(
         self, step: Step, key: str, detail: str, exc: BaseException | None = None
     ) -> StepResult:
+        detail = self._scrub(detail)
         await self.journal.record_error(key, detail, owner=self.owner)
         logger.warning("reconcile: payment %s needs a person: %s", key, detail)
         return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=detail, error=exc)

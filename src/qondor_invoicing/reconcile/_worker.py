@@ -95,6 +95,19 @@ class _Worker:
             )
         )
 
+    def _scrub(self, text: str) -> str:
+        """``text`` with every credential of the clients masked: what the journal and logs get.
+
+        The clients' own errors are scrubbed already; this also covers text that reaches the
+        reconciler another way (a finance system's exception quoting a server's answer).
+        Each client's redactor knows its current and past credentials (refreshed tokens too).
+        """
+        for client in (self.qondor, self.qonto):
+            redact = getattr(getattr(client, "_core", None), "redact", None)
+            if redact is not None:
+                text = redact(text)
+        return text
+
     @property
     def _rules(self) -> Any:
         return getattr(self.qondor, "rules", QONDOR_RULES)
