@@ -15,12 +15,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from collections.abc import Mapping
 from typing import Any
 
 from .._http import Redactor
+from .._http.options import is_loopback
 from ..errors import ConfigurationError
 from .journal import JournalError
 
@@ -42,16 +42,8 @@ def is_local_host(host: str) -> bool:
     An empty value is libpq's default: a unix socket, except on Windows (``localhost``).
     """
     host = host.strip()
-    if not host:
-        return True
-    if host.startswith(("/", "@")):  # a socket directory, or a Linux abstract socket
-        return True
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    # Empty: libpq's default socket; "/...": a socket directory; "@...": a Linux abstract socket.
+    return not host or host.startswith(("/", "@")) or is_loopback(host.rstrip("."))
 
 
 def _targets(params: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
