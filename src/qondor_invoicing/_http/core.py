@@ -280,7 +280,7 @@ class HTTPCore:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         safe_to_repeat: bool | None = None,
         allow_empty: bool = False,
-    ) -> APIResponse:
+    ) -> APIResponse[Any]:
         """Send a request, retrying per policy, and return its decoded JSON response.
 
         Args:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import json
 import time
-from collections.abc import Callable
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 import httpx
 
+from .._request_id import set_request_id
 from ..errors import (
     APIConnectionError,
     APIStatusError,
@@ -24,12 +28,19 @@ from .retry import parse_retry_after
 
 __all__ = [
     "APIResponse",
+    "capture",
     "connection_error",
     "decode_success",
     "request_id",
     "scrub_headers",
+    "stamp",
+    "stamp_each",
     "status_error",
 ]
+
+T = TypeVar("T")
+R = TypeVar("R")
+M = TypeVar("M")
 
 _REQUEST_ID_HEADERS: Final = (
     "x-request-id",
@@ -41,31 +52,119 @@ _REQUEST_ID_HEADERS: Final = (
 _REQUEST_ID_SET: Final = frozenset(_REQUEST_ID_HEADERS)
 
 
+_UNPARSED: Final[Any] = object()
+
+
 @attrs.frozen(kw_only=True)
-class APIResponse:
-    """A successful response with its decoded JSON body.
+class APIResponse(Generic[T]):
+    """A successful response: what a raw-response variant returns, and what the core decodes.
+
+    ``client.invoices.with_raw_response.get(7)`` returns an ``APIResponse[Invoice]``: the
+    answer's status, headers, timing and request id, and the model (`parse`).
 
     Attributes:
         status_code: The HTTP status (2xx).
         data: The decoded JSON body, or ``None`` for an empty body.
         text: The body as text.
-        headers: The response headers.
-        request_id: The request id the server or gateway assigned, if any.
+        request_id: The request id the server or gateway assigned, if any (credentials
+            masked).
         method: The request method.
-        url: The request URL.
-        elapsed: Seconds from sending the request to reading the whole response.
-        attempts: How many attempts it took.
+        url: The request URL (credentials masked).
+        elapsed: Seconds from the first attempt's start to reading the whole answer, waits
+            between retries included.
+        attempts: How many attempts it took (``retries_taken + 1``).
     """
 
     status_code: int
-    data: Any
+    data: Any = attrs.field(repr=False)
     text: str = attrs.field(repr=False)
-    headers: httpx.Headers = attrs.field(repr=False)
     request_id: str | None
     method: str
     url: str
     elapsed: float
     attempts: int
+    _raw_headers: httpx.Headers = attrs.field(repr=False, alias="raw_headers")
+    _redact: Callable[[str], str] = attrs.field(repr=False, alias="redact")
+    _parsed: Any = attrs.field(default=_UNPARSED, repr=False, alias="parsed")
+
+    @functools.cached_property
+    def headers(self) -> httpx.Headers:
+        """The response headers, every credential masked in names and values."""
+        return scrub_headers(self._raw_headers, self._redact)
+
+    @property
+    def retries_taken(self) -> int:
+        """How many times the request was sent again (after a 5xx, a 429, a reset...)."""
+        return self.attempts - 1
+
+    def parse(self) -> T:
+        """The model this response was read into (the decoded JSON for an unparsed one)."""
+        if self._parsed is _UNPARSED:
+            return self.data  # type: ignore[no-any-return]
+        return self._parsed  # type: ignore[no-any-return]
+
+    def with_parsed(self, parsed: R) -> APIResponse[R]:
+        """This response, with the model read from it."""
+        return APIResponse(
+            status_code=self.status_code,
+            data=self.data,
+            text=self.text,
+            request_id=self.request_id,
+            method=self.method,
+            url=self.url,
+            elapsed=self.elapsed,
+            attempts=self.attempts,
+            raw_headers=self._raw_headers,
+            redact=self._redact,
+            parsed=parsed,
+        )
+
+
+class _Capture:
+    """Where a raw-response variant finds the response its model was read from."""
+
+    __slots__ = ("response",)
+
+    def __init__(self) -> None:
+        self.response: APIResponse[Any] | None = None
+
+
+_CAPTURE: Final[contextvars.ContextVar[_Capture | None]] = contextvars.ContextVar(
+    "qondor_invoicing_raw_response", default=None
+)
+
+
+def stamp(model: M, response: APIResponse[Any]) -> M:
+    """Mark ``model`` as read from ``response``: the one place a response becomes a model.
+
+    The model (a `CarriesRequestId`) gets the response's request id; a raw-response variant
+    running this call (see `capture`) gets the response. Costs one attribute write and one
+    context variable read.
+    """
+    set_request_id(model, response.request_id)
+    capture = _CAPTURE.get()
+    if capture is not None:
+        capture.response = response
+    return model
+
+
+def stamp_each(models: Iterable[object], response: APIResponse[Any]) -> None:
+    """Give each of ``models`` (the items of one listing) the response's request id."""
+    request_id = response.request_id
+    if request_id is not None:
+        for model in models:
+            set_request_id(model, request_id)
+
+
+@contextlib.contextmanager
+def capture() -> Iterator[_Capture]:
+    """Collect the response of the last model `stamp` marks in this context."""
+    holder = _Capture()
+    token = _CAPTURE.set(holder)
+    try:
+        yield holder
+    finally:
+        _CAPTURE.reset(token)
 
 
 def decode_success(
@@ -79,7 +178,7 @@ def decode_success(
     *,
     redact: Callable[[str], str],
     non_json_hint: str | None,
-) -> APIResponse:
+) -> APIResponse[Any]:
     """Decode a 2xx answer's JSON body into an `APIResponse` (see `HTTPCore.request`)."""
     content = response.content
     content_type = response.headers.get("content-type", "")
@@ -134,12 +233,13 @@ def decode_success(
         status_code=response.status_code,
         data=data,
         text=text,
-        headers=response.headers,
         request_id=request_id,
         method=method,
         url=url,
         elapsed=time.perf_counter() - started,
         attempts=attempts,
+        raw_headers=response.headers,
+        redact=redact,
     )
 
 

@@ -29,6 +29,8 @@ from .._http.changes import Verdict, send_confirmed
 from .._http.client import ClientSettings
 from .._http.limits import SlidingWindowLimiter
 from .._http.options import ClientOptions
+from .._http.response import stamp
+from .._request_id import carry_request_id
 from .._secret import Secret
 from .._states import RuleTable
 from ..errors import (
@@ -280,7 +282,7 @@ class QondorClient(BaseClient):
         return self._resolver
 
     def parse_invoice(
-        self, payload: Any, *, unprocessed: bool = False, response: APIResponse | None = None
+        self, payload: Any, *, unprocessed: bool = False, response: APIResponse[Any] | None = None
     ) -> Invoice:
         """Build an `Invoice` from a payload as the API sends it, with this client's resolver.
 
@@ -290,7 +292,8 @@ class QondorClient(BaseClient):
             payload: The decoded JSON object.
             unprocessed: Whether the payload comes from the unprocessed queue (its state is
                 then UNPROCESSED whatever the payload says).
-            response: The response it came from, for error messages.
+            response: The response it came from, for error messages; the invoice carries
+                its request id (``_request_id``).
 
         Returns:
             The invoice.
@@ -327,7 +330,8 @@ class QondorClient(BaseClient):
             state = InvoiceState.UNPROCESSED
         data = canonical_invoice(payload, ignore=self._consumed_keys)
         data.update(kind=kind, state=state, raw=payload)
-        return structure(_CONVERTER, data, Invoice, body=body, method=method, url=url)
+        invoice = structure(_CONVERTER, data, Invoice, body=body, method=method, url=url)
+        return stamp(invoice, response) if response is not None else invoice
 
 
 @attrs.frozen(kw_only=True)
@@ -437,7 +441,7 @@ class Invoices(Resource):
                     url=response.url,
                     status_code=response.status_code,
                 ) from None
-        return invoices
+        return stamp(invoices, response)
 
     async def get(
         self, invoice_id: int, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
@@ -702,7 +706,7 @@ class Invoices(Resource):
         action: InvoiceAction,
         current: Invoice,
         fields: Mapping[str, Any],
-        response: APIResponse,
+        response: APIResponse[Any],
     ) -> Invoice:
         """The invoice in its new state, when the answer is evidence of the change.
 
@@ -713,7 +717,9 @@ class Invoices(Resource):
         """
         data = response.data
         if data is None:
-            return self._evolved(action, current, fields)
+            # Qondor's documented answer: the empty 2xx is the evidence, and its request id
+            # the change's.
+            return stamp(self._evolved(action, current, fields), response)
         target = self._client.rules.result(action, current.state)
 
         def doubt(problem: str) -> ResponseValidationError:
@@ -762,7 +768,9 @@ class Invoices(Resource):
             if field in fields and not _shows(invoice, field):
                 value = fields[field]
                 changes[attribute] = date.fromisoformat(value) if field == "paidDate" else value
-        return attrs.evolve(invoice, **changes) if changes else invoice
+        if not changes:
+            return invoice
+        return carry_request_id(attrs.evolve(invoice, **changes), invoice)
 
 
 #: The fields state changes set: wire name -> (attribute, the payload keys that carry it).
@@ -791,7 +799,7 @@ def _sent_value(invoice: Invoice, field: str) -> Any:
 def _merge(fresh: Invoice, known: Invoice) -> Invoice:
     """A fresh read that lost the kind (a summary payload) keeps the kind already known."""
     if fresh.kind is InvoiceKind.UNKNOWN and known.kind is not InvoiceKind.UNKNOWN:
-        return attrs.evolve(fresh, kind=known.kind)
+        return carry_request_id(attrs.evolve(fresh, kind=known.kind), fresh)
     return fresh
 
 
@@ -803,7 +811,7 @@ def _same_id(data: Mapping[str, Any], invoice_id: int) -> bool:
     return False
 
 
-def _unwrap_list(response: APIResponse) -> list[Any]:
+def _unwrap_list(response: APIResponse[Any]) -> list[Any]:
     data = response.data
     if data is None:
         return []

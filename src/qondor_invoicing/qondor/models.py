@@ -23,6 +23,7 @@ import attrs
 
 from .._convert import OpenStrEnum, parse_decimal, skippable_converter
 from .._render import cell, html_table, model_html, model_repr, records_html
+from .._request_id import CarriesRequestId, RequestIdSlot
 from ..money import Money
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ _REPR_FIELDS = (
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class Invoice:
+class Invoice(RequestIdSlot):
     """A payment in Qondor's processing queue (invoice specification, card payment, credit note).
 
     Construct one by keyword with only ``id``, ``kind`` and ``state``; every other field is
@@ -576,8 +577,11 @@ def _currency(data: Mapping[str, Any]) -> str | None:
     return None
 
 
-class InvoiceList(list[Invoice]):
-    """A list of invoices (what `list_unprocessed` returns) that renders as a table."""
+class InvoiceList(CarriesRequestId, list[Invoice]):
+    """A list of invoices (what `list_unprocessed` returns) that renders as a table.
+
+    ``_request_id`` is the listing's request id (each invoice carries it too).
+    """
 
     def _repr_html_(self) -> str:
         return records_html(self, _REPR_FIELDS, caption=f"{len(self)} payment(s)")

@@ -24,7 +24,9 @@ import httpx
 from .._convert import structure
 from .._http import APIResponse, HTTPCore, NotGiven, TimeoutTypes
 from .._http.error_body import qonto_error_message, qonto_error_source
+from .._http.response import stamp, stamp_each
 from .._render import text_table
+from .._request_id import RequestIdSlot
 from ..errors import (
     APIError,
     APIStatusError,
@@ -161,7 +163,7 @@ class BulkItemResult:
 
 
 @attrs.frozen(kw_only=True)
-class BulkCreateResult:
+class BulkCreateResult(RequestIdSlot):
     """Every input of `bulk_create` paired with its invoice or its error.
 
     Attributes:
@@ -519,12 +521,13 @@ async def create(
     unmatched_invoices: list[SupplierInvoice] = []
     unmatched_errors: list[BulkItemError] = []
     requests = 0
+    last: APIResponse[Any] | None = None
     fatal: APIError | None = None
     chunk: list[Prepared] = []
     chunk_size = 0
 
     async def flush() -> None:
-        nonlocal requests, fatal, chunk, chunk_size
+        nonlocal requests, last, fatal, chunk, chunk_size
         if not chunk:
             return
         sending, chunk, chunk_size = chunk, [], 0
@@ -545,6 +548,7 @@ async def create(
                 safe_to_repeat=True,
             )
             invoices, errors = _parse_bulk(response)
+            last = response
         except APIError as exc:
             if _stops_everything(exc):
                 fatal = exc
@@ -591,15 +595,17 @@ async def create(
             error=first.error,
             duplicate_of=first.index,
         )
-    return BulkCreateResult(
+    result = BulkCreateResult(
         items=tuple(outcome[i] for i in range(len(inputs))),
         requests=requests,
         unmatched_invoices=tuple(unmatched_invoices),
         unmatched_errors=tuple(unmatched_errors),
     )
+    # Each created invoice carries its own request's id; the result, the last answer's.
+    return stamp(result, last) if last is not None else result
 
 
-def _parse_bulk(response: APIResponse) -> tuple[Sequence[SupplierInvoice], Sequence[Any]]:
+def _parse_bulk(response: APIResponse[Any]) -> tuple[Sequence[SupplierInvoice], Sequence[Any]]:
     data = response.data
     if not isinstance(data, Mapping):
         raise ResponseValidationError(
@@ -621,6 +627,7 @@ def _parse_bulk(response: APIResponse) -> tuple[Sequence[SupplierInvoice], Seque
         url=response.url,
         what="list of SupplierInvoice",
     )
+    stamp_each(invoices, response)
     if not isinstance(raw_errors, list):
         raw_errors = [raw_errors]
     return invoices, raw_errors

@@ -32,6 +32,7 @@ from .._http.changes import Verdict, send_confirmed
 from .._http.client import ClientSettings
 from .._http.core import Sleep
 from .._http.options import ClientOptions
+from .._http.response import stamp, stamp_each
 from ..errors import (
     InvalidInputError,
     ResponseValidationError,
@@ -521,9 +522,9 @@ class SupplierInvoices(Resource):
 
     # -- internals ---------------------------------------------------------------------
 
-    def _parse_invoice(self, response: APIResponse, envelope: str) -> SupplierInvoice:
+    def _parse_invoice(self, response: APIResponse[Any], envelope: str) -> SupplierInvoice:
         data = _unwrap(response.data, envelope)
-        return structure(
+        invoice = structure(
             converter,
             data,
             SupplierInvoice,
@@ -531,9 +532,12 @@ class SupplierInvoices(Resource):
             method=response.method,
             url=response.url,
         )
+        return stamp(invoice, response)
 
     @staticmethod
-    def _check_same(requested: InvoiceRef, got: SupplierInvoice, response: APIResponse) -> None:
+    def _check_same(
+        requested: InvoiceRef, got: SupplierInvoice, response: APIResponse[Any]
+    ) -> None:
         wanted = requested.id if isinstance(requested, SupplierInvoice) else str(requested)
         if got.id.lower() != wanted.lower():
             raise ResponseValidationError(
@@ -615,7 +619,7 @@ def _invoice_key(invoice: SupplierInvoice) -> str:
     return invoice.id
 
 
-def _parse_page(response: APIResponse, page: int, per_page: int) -> Page[SupplierInvoice]:
+def _parse_page(response: APIResponse[Any], page: int, per_page: int) -> Page[SupplierInvoice]:
     data = response.data
 
     def invalid(problem: str) -> ResponseValidationError:
@@ -647,4 +651,5 @@ def _parse_page(response: APIResponse, page: int, per_page: int) -> Page[Supplie
         url=response.url,
         what="list of SupplierInvoice",
     )
-    return Page(items=items, meta=meta, page=page)
+    stamp_each(items, response)
+    return stamp(Page(items=items, meta=meta, page=page), response)

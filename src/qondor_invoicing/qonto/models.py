@@ -19,6 +19,7 @@ import cattrs
 
 from .._convert import OpenStrEnum, make_converter, parse_decimal, structure
 from .._render import model_html
+from .._request_id import RequestIdSlot
 from ..money import Money, _from_parsed
 
 if TYPE_CHECKING:
@@ -296,7 +297,7 @@ _LEAD_FIELDS = (
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class SupplierInvoice:
+class SupplierInvoice(RequestIdSlot):
     """A Qonto supplier invoice (or supplier credit note, or Document-Review item).
 
     Construct one with only ``id`` and ``status``; every other field is optional. Wire

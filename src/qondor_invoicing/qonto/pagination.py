@@ -20,6 +20,7 @@ import attrs
 
 from .._http import logger
 from .._render import records_html
+from .._request_id import RequestIdSlot
 from ..errors import PaginationError
 
 __all__ = ["AsyncPaginator", "Page", "PaginationMeta", "next_page_number", "parse_meta"]
@@ -123,7 +124,7 @@ _TABLE_FIELDS = (
 
 
 @attrs.frozen(kw_only=True, repr=False)
-class Page(Generic[T]):
+class Page(RequestIdSlot, Generic[T]):
     """One page of a list response.
 
     Attributes:

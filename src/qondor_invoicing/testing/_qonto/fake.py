@@ -26,11 +26,15 @@ client's rule table (`QONTO_RULES`) server-side and answers errors in Qonto's sh
 from __future__ import annotations
 
 import copy
+import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any, Literal
+
+import httpx
 
 from ...qonto.models import SupplierInvoiceAction, SupplierInvoiceStatus
 from ...qonto.rules import QONTO_RULES, QontoRuleTable
@@ -133,6 +137,7 @@ class FakeQonto(FakeAPI):
         self._unauthorized = UnauthorizedThrottle()
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._factory = SupplierInvoiceFactory(self.invoices)
+        self._request_ids = random.Random(2)
         self.add_route("GET", r"/supplier_invoices", self._list, state_change=False)
         self.add_route("POST", r"/supplier_invoices/bulk", self._bulk, state_change=True)
         self.add_route("GET", r"/supplier_invoices/(?P<id>[^/]+)", self._get, state_change=False)
@@ -279,6 +284,15 @@ class FakeQonto(FakeAPI):
         return errors(404, error("not_found", f"no route for {request.method} {request.path}"))
 
     # -- routes --------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle(request)
+        # Every answer carries a request id (X-Request-Id), as models and journals keep it.
+        with self.lock:
+            response.headers["x-request-id"] = str(
+                uuid.UUID(int=self._request_ids.getrandbits(128))
+            )
+        return response
 
     def _today(self) -> date:
         return self._now().astimezone(timezone.utc).date()
