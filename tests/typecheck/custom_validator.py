@@ -5,13 +5,18 @@ from decimal import Decimal
 
 from qondor_invoicing import (
     DEFAULT_VALIDATORS,
+    APIResponse,
     Customer,
     Invoice,
     InvoiceLine,
+    Page,
     Problem,
     QondorClient,
     QondorSyncClient,
+    QontoClient,
+    QontoSyncClient,
     Reconciler,
+    SupplierInvoice,
 )
 from qondor_invoicing.reconcile import Validator
 
@@ -51,3 +56,21 @@ reconciler = Reconciler(
 sync = QondorSyncClient(api_key="k", rate_limit=2.0)
 invoice: Invoice = sync.invoices.get(12345)
 wrong = sync.invoices.get("12345")  # error: str is not an int
+
+# Raw-response variants: the same parameters, the response with the model.
+raw: APIResponse[Invoice] = sync.invoices.with_raw_response.get(12345)
+raw_invoice: Invoice = raw.parse()
+first_page: APIResponse[Page[SupplierInvoice]] = QontoSyncClient(
+    access_token="t"
+).supplier_invoices.with_raw_response.list(per_page=10)
+
+
+async def raw_async(qondor: QondorClient, qonto: QontoClient) -> None:
+    got: APIResponse[Invoice] = await qondor.invoices.with_raw_response.set_as_failed(
+        1, failure_message="no"
+    )
+    listed: APIResponse[
+        Page[SupplierInvoice]
+    ] = await qonto.supplier_invoices.with_raw_response.list()
+    retries: int = got.retries_taken + listed.retries_taken
+    print(retries, got.request_id, got.headers.get("x"), got.elapsed)

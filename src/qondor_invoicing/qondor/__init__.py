@@ -5,6 +5,7 @@ from .client import ENVIRONMENTS as ENVIRONMENTS
 from .client import MAX_EXTERNAL_REFERENCE_LENGTH as MAX_EXTERNAL_REFERENCE_LENGTH
 from .client import MAX_FAILURE_MESSAGE_LENGTH as MAX_FAILURE_MESSAGE_LENGTH
 from .client import Invoices as Invoices
+from .client import InvoicesWithRawResponse as InvoicesWithRawResponse
 from .client import QondorClient as QondorClient
 from .models import Customer as Customer
 from .models import Invoice as Invoice
@@ -30,6 +31,7 @@ __all__ = [
     "InvoiceResolver",
     "InvoiceState",
     "Invoices",
+    "InvoicesWithRawResponse",
     "MAX_EXTERNAL_REFERENCE_LENGTH",
     "MAX_FAILURE_MESSAGE_LENGTH",
     "QONDOR_RULES",

@@ -29,6 +29,7 @@ from .._http.changes import Verdict, send_confirmed
 from .._http.client import ClientSettings
 from .._http.limits import SlidingWindowLimiter
 from .._http.options import ClientOptions
+from .._http.raw import RawResponses, raw_response
 from .._http.response import stamp
 from .._request_id import carry_request_id
 from .._secret import Secret
@@ -57,6 +58,7 @@ __all__ = [
     "MAX_EXTERNAL_REFERENCE_LENGTH",
     "MAX_FAILURE_MESSAGE_LENGTH",
     "Invoices",
+    "InvoicesWithRawResponse",
     "QondorClient",
 ]
 
@@ -402,6 +404,12 @@ class Invoices(Resource):
     """
 
     _client: QondorClient
+
+    @property
+    def with_raw_response(self) -> InvoicesWithRawResponse:
+        """The same methods, returning the `APIResponse` (status, headers, elapsed time,
+        retries taken, request id) with the model: ``(await ....get(7)).parse()``."""
+        return InvoicesWithRawResponse(self)
 
     async def list_unprocessed(
         self, *, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
@@ -771,6 +779,17 @@ class Invoices(Resource):
         if not changes:
             return invoice
         return carry_request_id(attrs.evolve(invoice, **changes), invoice)
+
+
+class InvoicesWithRawResponse(RawResponses[Invoices]):
+    """``qondor.invoices.with_raw_response``: each `Invoices` method, returning `APIResponse`."""
+
+    list_unprocessed: Final = raw_response(Invoices.list_unprocessed)
+    get: Final = raw_response(Invoices.get)
+    set_as_processed: Final = raw_response(Invoices.set_as_processed)
+    set_as_failed: Final = raw_response(Invoices.set_as_failed)
+    set_as_paid: Final = raw_response(Invoices.set_as_paid)
+    set_as_unprocessed: Final = raw_response(Invoices.set_as_unprocessed)
 
 
 #: The fields state changes set: wire name -> (attribute, the payload keys that carry it).

@@ -15,6 +15,7 @@ from .client import PRODUCTION_BASE_URL as PRODUCTION_BASE_URL
 from .client import SANDBOX_BASE_URL as SANDBOX_BASE_URL
 from .client import QontoClient as QontoClient
 from .client import SupplierInvoices as SupplierInvoices
+from .client import SupplierInvoicesWithRawResponse as SupplierInvoicesWithRawResponse
 from .filters import ARRAY_FILTER_SUFFIX as ARRAY_FILTER_SUFFIX
 from .filters import SORT_PROPERTIES as SORT_PROPERTIES
 from .models import ApprovalWorkflow as ApprovalWorkflow
@@ -72,6 +73,7 @@ __all__ = [
     "SupplierInvoiceTax",
     "SupplierInvoiceUpload",
     "SupplierInvoices",
+    "SupplierInvoicesWithRawResponse",
     "SupplierSnapshot",
     "TokenProvider",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 import httpx
@@ -32,6 +32,7 @@ from .._http.changes import Verdict, send_confirmed
 from .._http.client import ClientSettings
 from .._http.core import Sleep
 from .._http.options import ClientOptions
+from .._http.raw import RawResponses, raw_response
 from .._http.response import stamp, stamp_each
 from ..errors import (
     InvalidInputError,
@@ -68,6 +69,7 @@ __all__ = [
     "QueryField",
     "RelativeDateFilter",
     "SupplierInvoices",
+    "SupplierInvoicesWithRawResponse",
 ]
 
 PRODUCTION_BASE_URL = "https://thirdparty.qonto.com/v2/"
@@ -233,6 +235,13 @@ class SupplierInvoices(Resource):
     @property
     def _core(self) -> HTTPCore:
         return self._client._core
+
+    @property
+    def with_raw_response(self) -> SupplierInvoicesWithRawResponse:
+        """The same methods, returning the `APIResponse` (status, headers, elapsed time,
+        retries taken, request id) with the model: ``(await ....get(id)).parse()``;
+        ``list()`` returns its first page's."""
+        return SupplierInvoicesWithRawResponse(self)
 
     def list(
         self,
@@ -613,6 +622,20 @@ class SupplierInvoices(Resource):
             sleep=core.sleep,
             describe=f"qonto: {action.value} for supplier invoice {current.id}",
         )
+
+
+class SupplierInvoicesWithRawResponse(RawResponses[SupplierInvoices]):
+    """``qonto.supplier_invoices.with_raw_response``: each method, returning `APIResponse`.
+
+    ``list()`` returns the first page's response (``parse()`` is the `Page`).
+    """
+
+    list: Final = raw_response(SupplierInvoices.list)
+    get: Final = raw_response(SupplierInvoices.get)
+    mark_as_paid: Final = raw_response(SupplierInvoices.mark_as_paid)
+    unmark_as_paid: Final = raw_response(SupplierInvoices.unmark_as_paid)
+    reject: Final = raw_response(SupplierInvoices.reject)
+    bulk_create: Final = raw_response(SupplierInvoices.bulk_create)
 
 
 def _invoice_key(invoice: SupplierInvoice) -> str:

@@ -10,14 +10,18 @@ from ._bridge import SyncPaginator as SyncPaginator
 from ._clients import QondorSyncClient as QondorSyncClient
 from ._clients import QontoSyncClient as QontoSyncClient
 from ._clients import SyncInvoices as SyncInvoices
+from ._clients import SyncInvoicesWithRawResponse as SyncInvoicesWithRawResponse
 from ._clients import SyncReconciler as SyncReconciler
 from ._clients import SyncSupplierInvoices as SyncSupplierInvoices
+from ._clients import SyncSupplierInvoicesWithRawResponse as SyncSupplierInvoicesWithRawResponse
 
 __all__ = [
     "QondorSyncClient",
     "QontoSyncClient",
     "SyncInvoices",
+    "SyncInvoicesWithRawResponse",
     "SyncPaginator",
     "SyncReconciler",
     "SyncSupplierInvoices",
+    "SyncSupplierInvoicesWithRawResponse",
 ]

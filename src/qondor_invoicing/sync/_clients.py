@@ -8,12 +8,20 @@ from typing import Any, Final, TypeVar
 
 from .._http.client import BaseClient
 from ..errors import ConfigurationError
-from ..qondor.client import Invoices, QondorClient
-from ..qonto.client import QontoClient, SupplierInvoices
+from ..qondor.client import Invoices, InvoicesWithRawResponse, QondorClient
+from ..qonto.client import QontoClient, SupplierInvoices, SupplierInvoicesWithRawResponse
 from ..reconcile import FinanceSystem, Reconciler
 from ._bridge import _Bridge, _Bridged, blocking, blocking_pages, same_parameters
 
-__all__ = ["QondorSyncClient", "QontoSyncClient", "SyncInvoices", "SyncReconciler"]
+__all__ = [
+    "QondorSyncClient",
+    "QontoSyncClient",
+    "SyncInvoices",
+    "SyncInvoicesWithRawResponse",
+    "SyncReconciler",
+    "SyncSupplierInvoices",
+    "SyncSupplierInvoicesWithRawResponse",
+]
 
 C = TypeVar("C", bound=BaseClient)
 _S = TypeVar("_S", bound="_SyncClient[Any]")
@@ -54,6 +62,25 @@ class _SyncClient(_Bridged[C]):
         return self._target().is_closed
 
 
+class SyncInvoicesWithRawResponse(_Bridged[InvoicesWithRawResponse]):
+    """``qondor.invoices.with_raw_response``, blocking: each method returns `APIResponse`."""
+
+    _path = ("invoices", "with_raw_response")
+
+    def __init__(self, client: QondorSyncClient) -> None:
+        self._bridge = client._bridge
+
+    def __repr__(self) -> str:
+        return f"<SyncInvoicesWithRawResponse of {self._bridge.target!r}>"
+
+    list_unprocessed: Final = blocking(InvoicesWithRawResponse.list_unprocessed)
+    get: Final = blocking(InvoicesWithRawResponse.get)
+    set_as_processed: Final = blocking(InvoicesWithRawResponse.set_as_processed)
+    set_as_failed: Final = blocking(InvoicesWithRawResponse.set_as_failed)
+    set_as_paid: Final = blocking(InvoicesWithRawResponse.set_as_paid)
+    set_as_unprocessed: Final = blocking(InvoicesWithRawResponse.set_as_unprocessed)
+
+
 class SyncInvoices(_Bridged[Invoices]):
     """The blocking Invoice endpoints: ``qondor.invoices``; see `Invoices` for each method."""
 
@@ -61,6 +88,8 @@ class SyncInvoices(_Bridged[Invoices]):
 
     def __init__(self, client: QondorSyncClient) -> None:
         self._bridge = client._bridge
+        self.with_raw_response: SyncInvoicesWithRawResponse = SyncInvoicesWithRawResponse(client)
+        """The same methods, returning the `APIResponse` with the model (``.parse()``)."""
 
     def __repr__(self) -> str:
         return f"<SyncInvoices of {self._bridge.target!r}>"
@@ -92,6 +121,28 @@ class QondorSyncClient(_SyncClient[QondorClient]):
         """The Invoice endpoints, blocking (see `Invoices`)."""
 
 
+class SyncSupplierInvoicesWithRawResponse(_Bridged[SupplierInvoicesWithRawResponse]):
+    """``qonto.supplier_invoices.with_raw_response``, blocking: each returns `APIResponse`.
+
+    ``list()`` returns the first page's response (``parse()`` is the `Page`).
+    """
+
+    _path = ("supplier_invoices", "with_raw_response")
+
+    def __init__(self, client: QontoSyncClient) -> None:
+        self._bridge = client._bridge
+
+    def __repr__(self) -> str:
+        return f"<SyncSupplierInvoicesWithRawResponse of {self._bridge.target!r}>"
+
+    list: Final = blocking(SupplierInvoicesWithRawResponse.list)
+    get: Final = blocking(SupplierInvoicesWithRawResponse.get)
+    mark_as_paid: Final = blocking(SupplierInvoicesWithRawResponse.mark_as_paid)
+    unmark_as_paid: Final = blocking(SupplierInvoicesWithRawResponse.unmark_as_paid)
+    reject: Final = blocking(SupplierInvoicesWithRawResponse.reject)
+    bulk_create: Final = blocking(SupplierInvoicesWithRawResponse.bulk_create)
+
+
 class SyncSupplierInvoices(_Bridged[SupplierInvoices]):
     """The blocking supplier-invoice endpoints: ``qonto.supplier_invoices``.
 
@@ -103,6 +154,10 @@ class SyncSupplierInvoices(_Bridged[SupplierInvoices]):
 
     def __init__(self, client: QontoSyncClient) -> None:
         self._bridge = client._bridge
+        self.with_raw_response: SyncSupplierInvoicesWithRawResponse = (
+            SyncSupplierInvoicesWithRawResponse(client)
+        )
+        """The same methods, returning the `APIResponse` with the model (``.parse()``)."""
 
     def __repr__(self) -> str:
         return f"<SyncSupplierInvoices of {self._bridge.target!r}>"
