@@ -61,6 +61,12 @@ class _Change:
     error: BaseException | None = None
 
 
+def _request_id_detail(change: _Change) -> str | None:
+    """The outcome event's detail: the request id of the answer that showed the change."""
+    request_id = change.invoice._request_id if change.invoice is not None else None
+    return f"request id {request_id}" if request_id else None
+
+
 class _Applier(_Worker):
     """Carries out a plan. See `Reconciler.apply`."""
 
@@ -252,6 +258,7 @@ class _Applier(_Worker):
                 owner=self.owner,
                 invoice_id=invoice.id,
                 external_reference=ref,
+                detail=_request_id_detail(change),
             )
             return StepResult(
                 step=step,
@@ -287,7 +294,11 @@ class _Applier(_Worker):
         )
         if change.status is _ChangeStatus.DONE:
             await self.journal.record_outcome(
-                key, JournalOutcome.FAILED, owner=self.owner, invoice_id=invoice.id
+                key,
+                JournalOutcome.FAILED,
+                owner=self.owner,
+                invoice_id=invoice.id,
+                detail=_request_id_detail(change),
             )
             return StepResult(
                 step=step, status=StepStatus.DONE, detail=f"set as failed: {step.failure_message}"
@@ -320,6 +331,7 @@ class _Applier(_Worker):
                 owner=self.owner,
                 invoice_id=invoice.id,
                 paid_date=step.paid_date,
+                detail=_request_id_detail(change),
             )
             return StepResult(
                 step=step,
