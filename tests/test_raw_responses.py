@@ -16,7 +16,6 @@ from qondor_invoicing import (
     IllegalTransitionError,
     Invoice,
     InvoiceState,
-    Page,
     QondorClient,
     QondorSyncClient,
     QontoClient,
@@ -25,7 +24,7 @@ from qondor_invoicing import (
     SupplierInvoiceStatus,
 )
 from qondor_invoicing.qondor import Invoices, InvoicesWithRawResponse
-from qondor_invoicing.qonto import SupplierInvoices, SupplierInvoicesWithRawResponse
+from qondor_invoicing.qonto import Page, SupplierInvoices, SupplierInvoicesWithRawResponse
 from qondor_invoicing.sync import SyncInvoicesWithRawResponse, SyncSupplierInvoicesWithRawResponse
 from qondor_invoicing.testing import FakeQondor, FakeQonto
 

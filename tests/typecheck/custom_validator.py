@@ -9,7 +9,6 @@ from qondor_invoicing import (
     Customer,
     Invoice,
     InvoiceLine,
-    Page,
     Problem,
     QondorClient,
     QondorSyncClient,
@@ -18,6 +17,7 @@ from qondor_invoicing import (
     Reconciler,
     SupplierInvoice,
 )
+from qondor_invoicing.qonto import Page
 from qondor_invoicing.reconcile import Validator
 
 
