@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import attrs
 
@@ -39,10 +41,16 @@ class Money:
     Attributes:
         amount: The amount, never a float.
         currency: The currency code, e.g. ``"EUR"`` or ``"NOK"``.
+        extra: Keys of the wire money object this library does not know (e.g. Qonto's
+            ``value_cents``), as received; empty for amounts built in code. Not part of
+            equality: ``Money("1.00", "EUR")`` equals a parsed amount with extra keys.
     """
 
     amount: Decimal = attrs.field(converter=_to_decimal)
     currency: str = attrs.field(validator=_check_currency)
+    extra: Mapping[str, Any] = attrs.field(
+        factory=dict, kw_only=True, eq=False, hash=False, repr=False
+    )
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
@@ -76,7 +84,7 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-def _from_parsed(amount: Decimal, currency: str) -> Money:
+def _from_parsed(amount: Decimal, currency: str, extra: Mapping[str, Any]) -> Money:
     """Build a `Money` from an amount and currency a parser has already checked.
 
     Converters read thousands of amounts per page; ``Money(...)`` would check each again
@@ -86,4 +94,5 @@ def _from_parsed(amount: Decimal, currency: str) -> Money:
     money: Money = _new(Money)
     _set(money, "amount", amount)
     _set(money, "currency", currency)
+    _set(money, "extra", extra)
     return money

@@ -107,6 +107,15 @@ def _dict(value: Mapping[str, Any] | None) -> dict[str, Any]:
 skippable_converter(_optional_decimal)
 skippable_converter(_dict)
 
+# Fields the rules, validators and reconciler read: parsed exactly or the payment is refused
+# with a ResponseValidationError. Every other optional field is incidental: a value of an
+# unexpected shape is kept as received in ``extra`` (and logged) instead.
+_ESSENTIAL: dict[str, Any] = {"essential": True}
+
+
+def _essential() -> Any:
+    return attrs.field(default=None, metadata=_ESSENTIAL)
+
 
 @attrs.frozen(kw_only=True)
 class Customer:
@@ -123,12 +132,12 @@ class Customer:
         extra: Wire keys the library does not recognise, as received.
     """
 
-    id: int | None = None
-    number: str | None = None
-    name: str | None = None
-    external_reference: str | None = None
-    organisation_number: str | None = None
-    vat_number: str | None = None
+    id: int | None = _essential()
+    number: str | None = _essential()
+    name: str | None = _essential()
+    external_reference: str | None = _essential()
+    organisation_number: str | None = _essential()
+    vat_number: str | None = _essential()
     email: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
 
@@ -169,15 +178,27 @@ class InvoiceLine:
     """
 
     description: str | None = None
-    article_code: str | None = None
-    article_category: str | None = None
-    quantity: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    unit_price: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    amount_excl_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    vat_rate: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    vat_amount: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    amount_incl_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    account_code: str | None = None
+    article_code: str | None = _essential()
+    article_category: str | None = _essential()
+    quantity: Decimal | None = attrs.field(
+        default=None, converter=_optional_decimal, metadata=_ESSENTIAL
+    )
+    unit_price: Decimal | None = attrs.field(
+        default=None, converter=_optional_decimal, metadata=_ESSENTIAL
+    )
+    amount_excl_vat: Decimal | None = attrs.field(
+        default=None, converter=_optional_decimal, metadata=_ESSENTIAL
+    )
+    vat_rate: Decimal | None = attrs.field(
+        default=None, converter=_optional_decimal, metadata=_ESSENTIAL
+    )
+    vat_amount: Decimal | None = attrs.field(
+        default=None, converter=_optional_decimal, metadata=_ESSENTIAL
+    )
+    amount_incl_vat: Decimal | None = attrs.field(
+        default=None, converter=_optional_decimal, metadata=_ESSENTIAL
+    )
+    account_code: str | None = _essential()
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
 
     def __repr__(self) -> str:
@@ -259,18 +280,24 @@ class Invoice(RequestIdSlot):
     invoice_number: str | None = None
     project_id: int | None = None
     project_number: str | None = None
-    customer: Customer | None = None
-    lines: tuple[InvoiceLine, ...] = attrs.field(default=(), converter=tuple)
-    currency: str | None = None
-    total_excl_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    total_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
-    total_incl_vat: Decimal | None = attrs.field(default=None, converter=_optional_decimal)
+    customer: Customer | None = _essential()
+    lines: tuple[InvoiceLine, ...] = attrs.field(default=(), converter=tuple, metadata=_ESSENTIAL)
+    currency: str | None = _essential()
+    total_excl_vat: Decimal | None = attrs.field(
+        default=None, converter=_optional_decimal, metadata=_ESSENTIAL
+    )
+    total_vat: Decimal | None = attrs.field(
+        default=None, converter=_optional_decimal, metadata=_ESSENTIAL
+    )
+    total_incl_vat: Decimal | None = attrs.field(
+        default=None, converter=_optional_decimal, metadata=_ESSENTIAL
+    )
     issue_date: date | None = None
     due_date: date | None = None
-    paid_date: date | None = None
-    external_reference: str | None = None
+    paid_date: date | None = _essential()
+    external_reference: str | None = _essential()
     failure_message: str | None = None
-    credited_invoice_id: int | None = None
+    credited_invoice_id: int | None = _essential()
     raw: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_dict, eq=False, hash=False, repr=False
     )

@@ -80,6 +80,12 @@ def _extra() -> Any:
     return attrs.field(factory=dict, repr=False)
 
 
+def _essential() -> Any:
+    # Parsed exactly or the record is refused; every other optional field is incidental
+    # (an unexpected shape is kept raw in ``extra``), see ``_convert.ESSENTIAL``.
+    return attrs.field(default=None, metadata={"essential": True})
+
+
 @attrs.frozen(kw_only=True)
 class SupplierInvoiceTax:
     """One tax line of a supplier invoice.
@@ -369,7 +375,7 @@ class SupplierInvoice(RequestIdSlot):
     has_discrepancies: bool | None = None
     has_duplicates: bool | None = None
     has_suggested_credit_notes: bool | None = None
-    is_credit_note: bool | None = None
+    is_credit_note: bool | None = _essential()
     is_attachment_invoice: bool | None = None
     is_attachment_non_financial: bool | None = None
     attachment_category: str | None = None
@@ -381,7 +387,7 @@ class SupplierInvoice(RequestIdSlot):
     attachment_id: str | None = None
     display_attachment_id: str | None = None
     declined_note: str | None = None
-    invoice_number: str | None = None
+    invoice_number: str | None = _essential()
     supplier_name: str | None = None
     supplier_id: str | None = None
     issuer_name: str | None = None
@@ -391,15 +397,15 @@ class SupplierInvoice(RequestIdSlot):
     iban: str | None = None
     initiator_id: str | None = None
     self_invoice_id: str | None = None
-    total_amount: Money | None = None
-    total_amount_excluding_taxes: Money | None = None
-    total_tax_amount: Money | None = None
-    payable_amount: Money | None = None
-    total_amount_credit_notes: Money | None = None
+    total_amount: Money | None = _essential()
+    total_amount_excluding_taxes: Money | None = _essential()
+    total_tax_amount: Money | None = _essential()
+    payable_amount: Money | None = _essential()
+    total_amount_credit_notes: Money | None = _essential()
     taxes: tuple[SupplierInvoiceTax, ...] | None = None
     issue_date: date | None = None
     due_date: date | None = None
-    payment_date: date | None = None
+    payment_date: date | None = _essential()
     scheduled_date: date | None = None
     matched_transactions: tuple[MatchedTransaction, ...] | None = None
     matched_transactions_ids: tuple[str, ...] | None = None
@@ -505,12 +511,19 @@ def _configure(strict: bool) -> Any:
             currency = value.get("currency")
             if not isinstance(currency, str) or not currency.strip():
                 raise ValueError(f"money object without a currency: {currency!r}")
+            amount = parse_decimal(value["value"])
+            # Keys besides value and currency (Qonto's value_cents, ...) are kept.
+            extra = (
+                {}
+                if len(value) == 2
+                else {k: v for k, v in value.items() if k != "value" and k != "currency"}
+            )
             # Both parts checked here: build it without checking them again.
-            return _from_parsed(parse_decimal(value["value"]), currency)
+            return _from_parsed(amount, currency, extra)
 
         conv.register_structure_hook(Money, structure_money)
         conv.register_unstructure_hook(
-            Money, lambda m: {"value": str(m.amount), "currency": m.currency}
+            Money, lambda m: {**m.extra, "value": str(m.amount), "currency": m.currency}
         )
 
     return configure
