@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from qondor_invoicing import ResponseValidationError
 from qondor_invoicing._convert import (
+    ESSENTIAL,
     OpenStrEnum,
     camel_case,
     make_converter,
@@ -36,11 +37,16 @@ class Color(OpenStrEnum):
     DARK_BLUE = "darkBlue"
 
 
+# Every field essential: these tests are about exact parsing (the incidental fields'
+# tolerance is tested in test_convert_adversarial.py).
+E: dict[str, Any] = {ESSENTIAL: True}
+
+
 @attrs.frozen(kw_only=True)
 class Line:
     article_code: str
-    vat_rate: Decimal | None = None
-    quantity: int = 1
+    vat_rate: Decimal | None = attrs.field(default=None, metadata=E)
+    quantity: int = attrs.field(default=1, metadata=E)
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -51,10 +57,10 @@ class Doc:
     issue_date: date
     created_at: datetime
     color: Color
-    is_paid: bool = False
-    lines: list[Line] = attrs.field(factory=list)
-    external_ref: str | None = attrs.field(default=None, metadata={"wire": "ExtRef"})
-    paid_at: datetime | None = None
+    is_paid: bool = attrs.field(default=False, metadata=E)
+    lines: list[Line] = attrs.field(factory=list, metadata=E)
+    external_ref: str | None = attrs.field(default=None, metadata={"wire": "ExtRef", **E})
+    paid_at: datetime | None = attrs.field(default=None, metadata=E)
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -180,7 +186,9 @@ DATETIMES = st.builds(
     st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)),
     TZ,
 )
-DECIMALS = st.decimals(allow_nan=False, allow_infinity=False, places=4, max_value=10**12)
+DECIMALS = st.decimals(
+    allow_nan=False, allow_infinity=False, places=4, min_value=-(10**12), max_value=10**12
+)
 COLORS = st.one_of(st.sampled_from(list(Color)), st.text(max_size=10).map(Color))
 
 
@@ -310,9 +318,10 @@ def test_non_string_enum_value_is_a_validation_error() -> None:
         ("1e3", Decimal("1000")),
         (22.1, Decimal("22.1")),
         (0.1, Decimal("0.1")),
-        (1e-7, Decimal("1e-7")),
+        (1e-6, Decimal("1e-6")),
         (12, Decimal(12)),
-        (10**30, Decimal(10**30)),
+        (10**17, Decimal(10**17)),
+        ("-999999999999999999.999999", Decimal("-999999999999999999.999999")),
         (Decimal("3.14"), Decimal("3.14")),
     ],
 )
@@ -328,6 +337,9 @@ def test_parse_decimal(value: Any, expected: Decimal) -> None:
     [
         *(True, False, math.nan, math.inf, -math.inf),
         *("NaN", "Infinity", "sNaN", "1_000", "", "abc", "1,5"),
+        # Beyond the bounds: 18 integer digits, 6 decimals.
+        *("1e999999999", "1e-999999999", "1e18", 10**30, 1e-7, "0.0000001", "0E-7"),
+        *("1" * 19, "0." + "1" * 7, "1" * 5000, Decimal("12345678901234567890")),
         *(None, [], {}),
     ],
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,34 @@ def outcome(converter: Any, data: Any, cls: Any) -> tuple[bool, Any, Any]:
     except Exception:
         return False, None, None
     return True, result, getattr(result, "extra", None)
+
+
+class Warnings(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def agree(converter: Any, wire: Any, cls: Any) -> None:
+    """The fast twin never accepts what the detailed converter refuses nor builds anything
+    different; it fails (and defers) where the detailed converter keeps an incidental value
+    of unexpected shape in ``extra``, which it logs."""
+    fast = outcome(converter.fast(), wire, cls)
+    handler = Warnings()
+    logger = logging.getLogger("qondor_invoicing")
+    logger.addHandler(handler)
+    try:
+        detailed = outcome(converter, wire, cls)
+    finally:
+        logger.removeHandler(handler)
+    if fast[0] or not detailed[0]:
+        assert fast == detailed, (fast, detailed)
+        assert not handler.messages
+    else:
+        assert handler.messages, detailed
 
 
 def qondor_payload() -> dict[str, Any]:
@@ -79,10 +108,7 @@ def replaced(data: Any, path: tuple[Any, ...], value: Any) -> Any:
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(nested_paths(SEED)), value=ANY_JSON)
 def test_supplier_invoice_fast_path_agrees(path: tuple[Any, ...], value: Any) -> None:
-    wire = replaced(SEED, path, value)
-    fast = outcome(qonto_converter.fast(), wire, SupplierInvoice)
-    detailed = outcome(qonto_converter, wire, SupplierInvoice)
-    assert fast == detailed, (path, value, fast, detailed)
+    agree(qonto_converter, replaced(SEED, path, value), SupplierInvoice)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -91,10 +117,7 @@ def test_supplier_invoice_fast_path_agrees(path: tuple[Any, ...], value: Any) ->
     value=ANY_JSON,
 )
 def test_qondor_invoice_fast_path_agrees(path: tuple[Any, ...], value: Any) -> None:
-    wire = replaced(QONDOR, path, value)
-    fast = outcome(QONDOR_CONVERTER.fast(), wire, Invoice)
-    detailed = outcome(QONDOR_CONVERTER, wire, Invoice)
-    assert fast == detailed, (path, value, fast, detailed)
+    agree(QONDOR_CONVERTER, replaced(QONDOR, path, value), Invoice)
 
 
 @given(extra=st.dictionaries(st.text(min_size=1, max_size=8), ANY_JSON, max_size=4))

@@ -318,7 +318,7 @@ def test_unknown_kind_and_state_never_crash_a_parse() -> None:
         ({}, "id"),
         # The path names the field by its wire name or by its attribute name.
         ({"id": 1, "totalInclVat": "a lot"}, "$.totalInclVat|$.total_incl_vat"),
-        ({"id": 1, "issueDate": "next week"}, "$.issueDate|$.issue_date"),
+        ({"id": 1, "paidDate": "next week"}, "$.paidDate|$.paid_date"),
         ({"id": 1, "lines": [{"quantity": "two"}]}, "$.lines[0].quantity"),
         ({"id": 1, "customer": {"name": {"first": "Kari"}}}, "$.customer.name"),
     ],

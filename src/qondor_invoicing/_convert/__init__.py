@@ -12,7 +12,10 @@ field receives every wire key it does not know there, so nothing the server send
 from .converter import make_converter, structure
 from .fast import returns_unchanged, skippable_converter
 from .wire import (
+    ESSENTIAL,
     EXTRA_FIELD,
+    MAX_FRACTION_DIGITS,
+    MAX_INTEGER_DIGITS,
     SHORTHAND_ATTRIBUTE,
     Naming,
     OpenStrEnum,
@@ -25,7 +28,10 @@ from .wire import (
 )
 
 __all__ = [
+    "ESSENTIAL",
     "EXTRA_FIELD",
+    "MAX_FRACTION_DIGITS",
+    "MAX_INTEGER_DIGITS",
     "SHORTHAND_ATTRIBUTE",
     "Naming",
     "OpenStrEnum",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import enum
 import functools
+import logging
+import typing
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,6 +14,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory, list_structure_factory
 from cattrs.errors import (
     ClassValidationError,
     IterableValidationError,
@@ -38,6 +41,8 @@ from .wire import (
     _structure_float,
     _structure_int,
     _structure_str,
+    array_items,
+    is_essential,
     json_type,
     wire_name,
 )
@@ -45,6 +50,7 @@ from .wire import (
 __all__ = ["make_converter", "structure"]
 
 T = TypeVar("T")
+logger = logging.getLogger("qondor_invoicing")
 
 
 class _Converter(cattrs.Converter):
@@ -129,6 +135,20 @@ def make_converter(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), lambda v: v.value
     )
 
+    def array_factory(type_: Any, converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
+        # cattrs builds these from any iterable: a string would become its characters.
+        if typing.get_origin(type_) is list:
+            base = list_structure_factory(type_, converter)
+        else:
+            base = homogenous_tuple_structure_factory(type_, converter)
+
+        def structure_array(value: Any, cl: Any) -> Any:
+            return base(array_items(value), cl)
+
+        return structure_array
+
+    conv.register_structure_hook_factory(_is_array_type, array_factory)
+
     # Factories take the converter they build for, so that the fast twin (a copy) builds
     # functions without detailed validation.
     def structure_factory(cls: type[Any], converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
@@ -145,17 +165,25 @@ def make_converter(
         return structure_shorthand
 
     def structure_objects(cls: type[Any], converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
-        fields = attrs.fields(cls)
+        fields = attrs.fields(attrs.resolve_types(cls))
         has_extra = any(f.name == EXTRA_FIELD for f in fields)
+        # Incidental fields are parsed before the model (see `_keep_incidental`); only the
+        # detailed lenient converter keeps them: the fast twin fails and defers to it.
+        tolerant = has_extra and not strict and converter.detailed_validation
         overrides: dict[str, Any] = {}
         known: set[str] = set()
+        incidental: dict[str, tuple[Callable[[Any, Any], Any], Any]] = {}
         for f in fields:
             if f.name == EXTRA_FIELD:
-                overrides[f.name] = override(rename=_EXTRA_KEY, struct_hook=lambda v, _: v)
+                overrides[f.name] = override(rename=_EXTRA_KEY, struct_hook=_as_is)
                 continue
             name = wire_name(f, naming)
             known.add(name)
-            overrides[f.name] = override(rename=name)
+            if tolerant and not is_essential(f):
+                incidental[name] = (converter.get_structure_hook(f.type), f.type)
+                overrides[f.name] = override(rename=name, struct_hook=_as_is)
+            else:
+                overrides[f.name] = override(rename=name)
         base = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=strict, **overrides)
         if strict or not has_extra:
 
@@ -170,7 +198,13 @@ def make_converter(
         def structure_keeping_extras(data: Any, cl: Any) -> Any:
             if type(data) is not dict and not isinstance(data, Mapping):
                 raise WireTypeError(f"expected an object, got {json_type(data)}")
-            if not data.keys() <= known_keys:
+            if incidental:
+                split = {k: v for k, v in data.items() if k in known_keys}
+                extra = {k: v for k, v in data.items() if k not in known_keys}
+                _keep_incidental(cls, split, extra, incidental, naming)
+                split[_EXTRA_KEY] = extra
+                data = split
+            elif not data.keys() <= known_keys:
                 split = {k: v for k, v in data.items() if k in known_keys}
                 split[_EXTRA_KEY] = {k: v for k, v in data.items() if k not in known_keys}
                 data = split
@@ -206,6 +240,50 @@ def make_converter(
     if configure is not None:
         configure(conv)
     return conv
+
+
+def _as_is(value: Any, _: Any) -> Any:
+    return value
+
+
+def _is_array_type(type_: Any) -> bool:
+    """``list[X]`` or ``tuple[X, ...]``: the shapes models give JSON arrays."""
+    origin = typing.get_origin(type_)
+    args = typing.get_args(type_)
+    if origin is list:
+        return len(args) == 1
+    return origin is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _keep_incidental(
+    cls: type[Any],
+    data: dict[str, Any],
+    extra: dict[str, Any],
+    incidental: Mapping[str, tuple[Callable[[Any, Any], Any], Any]],
+    naming: Naming,
+) -> None:
+    """Parse the incidental fields present in ``data`` in place; one that does not parse
+    moves, as received, to ``extra`` (its field keeps its default) with a warning."""
+    for name, (hook, type_) in incidental.items():
+        if name not in data:
+            continue
+        raw = data[name]
+        try:
+            data[name] = hook(raw, type_)
+        except Exception as exc:  # whatever the value, it must not sink the record
+            del data[name]
+            extra[name] = raw
+            if isinstance(exc, cattrs.BaseValidationError):
+                problems = "; ".join(_describe(exc, name, naming))
+            else:
+                problems = _format(exc, type_)
+            logger.warning(
+                "%s.%s has an unexpected shape (%s); kept as received in extra[%r]",
+                cls.__name__,
+                name,
+                problems,
+                name,
+            )
 
 
 def structure(

@@ -30,6 +30,7 @@ from .wire import (
     _structure_decimal,
     _structure_int,
     _structure_str,
+    array_items,
     json_type,
     parse_date,
     parse_datetime,
@@ -110,7 +111,8 @@ def add_fast_hooks(conv: cattrs.Converter, naming: Naming | None, strict: bool) 
         hook = conv.get_structure_hook(inner)
 
         def structure_tuple(value: Any, _: Any) -> Any:
-            return tuple([hook(item, inner) for item in value])
+            items = value if type(value) is list else array_items(value)
+            return tuple([hook(item, inner) for item in items])
 
         _FAST_TUPLES[structure_tuple] = (hook, inner)
         return structure_tuple
@@ -194,7 +196,9 @@ def _conversion(i: int, hook: Any, value_type: Any, namespace: dict[str, Any]) -
             each = f"x if type(x) is _ie{i} else _ih{i}(x, _it{i})"
         else:
             each = f"_ih{i}(x, _it{i})"
-        return "", f"tuple([{each} for x in v])"
+        # A string or an object is refused (never split into characters or keys).
+        namespace["_array"] = array_items
+        return "", f"tuple([{each} for x in (v if type(v) is list else _array(v))])"
     return "", convert
 
 

@@ -7,19 +7,24 @@ import enum
 import re
 import sys
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
 import attrs
 
 __all__ = [
+    "ESSENTIAL",
     "EXTRA_FIELD",
+    "MAX_FRACTION_DIGITS",
+    "MAX_INTEGER_DIGITS",
     "SHORTHAND_ATTRIBUTE",
     "Naming",
     "OpenStrEnum",
     "WireTypeError",
     "WireValueError",
+    "array_items",
     "camel_case",
+    "is_essential",
     "json_type",
     "parse_date",
     "parse_datetime",
@@ -32,6 +37,15 @@ EXTRA_FIELD = "extra"
 # A model attribute naming the field a bare string stands for (``"id"`` -> ``{"id": "..."}``).
 SHORTHAND_ATTRIBUTE = "__wire_shorthand__"
 _EXTRA_KEY = "\x00extra"  # cannot collide with a wire key from JSON text in practice
+#: Field metadata marking an essential field (``attrs.field(metadata={ESSENTIAL: True})``):
+#: it parses exactly or the record is refused. Every other field with a default is
+#: incidental: the lenient converter keeps a value of unexpected shape in ``extra``.
+ESSENTIAL = "essential"
+
+
+def is_essential(field: attrs.Attribute[Any]) -> bool:
+    """Whether a model field is essential: declared so, or without a default."""
+    return bool(field.metadata.get(ESSENTIAL)) or field.default is attrs.NOTHING
 
 
 class WireValueError(ValueError):
@@ -100,7 +114,8 @@ def parse_decimal(value: Any) -> Decimal:
     """Return ``value`` as a `Decimal`; accepts Decimal, int and numeric strings and floats.
 
     Floats go through their shortest ``repr`` so that ``22.1`` becomes ``Decimal("22.1")``
-    rather than its binary approximation. Booleans and non-finite values are refused.
+    rather than its binary approximation. Booleans, non-finite values and values beyond
+    `MAX_INTEGER_DIGITS` integer digits or `MAX_FRACTION_DIGITS` decimals are refused.
     """
     kind = type(value)
     if kind is float:
@@ -128,7 +143,44 @@ def parse_decimal(value: Any) -> Decimal:
         raise WireTypeError(f"expected a number or numeric string, got {type(value).__name__}")
     if not result.is_finite():
         raise WireValueError(f"not a finite number: {_short(value)}")
+    if kind is str and len(value) <= 7 and "e" not in value and "E" not in value:
+        return result  # at most 7 characters: within both bounds below
+    return _bounded(result, value)
+
+
+#: The most integer digits a wire decimal may have (amounts below 10**18).
+MAX_INTEGER_DIGITS: Final = 18
+#: The most digits after the decimal point a wire decimal may have.
+MAX_FRACTION_DIGITS: Final = 6
+_QUANTUM: Final = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
+# Wide enough for any bounded value: quantize never rounds nor signals on those.
+_BOUNDS_CONTEXT: Final = Context(prec=MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS + 4, traps=[])
+
+
+def _bounded(result: Decimal, value: Any) -> Decimal:
+    """``result`` when it has at most `MAX_INTEGER_DIGITS` digits before the point and
+    `MAX_FRACTION_DIGITS` after it; such values add and subtract exactly in Python's
+    default 28-digit decimal context, and no exponent can overflow it."""
+    adjusted = result.adjusted()
+    if adjusted >= MAX_INTEGER_DIGITS:
+        raise WireValueError(f"more than {MAX_INTEGER_DIGITS} integer digits: {_short(value)}")
+    if (
+        adjusted < -MAX_FRACTION_DIGITS
+        or result.quantize(_QUANTUM, context=_BOUNDS_CONTEXT) != result
+    ):
+        raise WireValueError(
+            f"more than {MAX_FRACTION_DIGITS} digits after the decimal point: {_short(value)}"
+        )
     return result
+
+
+def array_items(value: Any) -> Any:
+    """``value`` when it is a JSON array (a list, or a tuple), else a `WireTypeError`:
+    a string or an object iterates too, and would become a tuple of its characters or
+    keys."""
+    if isinstance(value, (list, tuple)):
+        return value
+    raise WireTypeError(f"expected an array, got {json_type(value)}")
 
 
 _DATETIME_RE = re.compile(
@@ -260,6 +312,9 @@ def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
 # the string "{'a': 1}", 12.7 becomes the id 12 and "false" becomes True. These refuse
 # values of the wrong JSON type instead, and accept only the harmless conversions.
 _INT_RE = re.compile(r"^\s*[+-]?\d+\s*$", re.ASCII)
+# Longer integer strings would raise int()'s conversion-limit ValueError (4300 digits); no
+# id or count comes near this.
+_MAX_INT_TEXT: Final = 100
 
 
 def _structure_int(value: Any, cls: Any) -> int:
@@ -269,6 +324,10 @@ def _structure_int(value: Any, cls: Any) -> int:
     if type(value) is int:
         return value
     if isinstance(value, str) and _INT_RE.match(value):
+        if len(value) > _MAX_INT_TEXT:
+            raise WireValueError(
+                f"an integer longer than {_MAX_INT_TEXT} characters: {_short(value)}"
+            )
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return int(value)

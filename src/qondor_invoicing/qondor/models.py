@@ -17,11 +17,11 @@ import enum
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._convert import OpenStrEnum, parse_decimal, skippable_converter
+from .._convert import ESSENTIAL, OpenStrEnum, parse_decimal, skippable_converter
 from .._render import cell, html_table, model_html, model_repr, records_html
 from .._request_id import CarriesRequestId, RequestIdSlot
 from ..money import Money
@@ -110,11 +110,7 @@ skippable_converter(_dict)
 # Fields the rules, validators and reconciler read: parsed exactly or the payment is refused
 # with a ResponseValidationError. Every other optional field is incidental: a value of an
 # unexpected shape is kept as received in ``extra`` (and logged) instead.
-_ESSENTIAL: dict[str, Any] = {"essential": True}
-
-
-def _essential() -> Any:
-    return attrs.field(default=None, metadata=_ESSENTIAL)
+_ESSENTIAL: Final[Mapping[str, Any]] = {ESSENTIAL: True}
 
 
 @attrs.frozen(kw_only=True)
@@ -132,12 +128,12 @@ class Customer:
         extra: Wire keys the library does not recognise, as received.
     """
 
-    id: int | None = _essential()
-    number: str | None = _essential()
-    name: str | None = _essential()
-    external_reference: str | None = _essential()
-    organisation_number: str | None = _essential()
-    vat_number: str | None = _essential()
+    id: int | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    number: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    name: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    external_reference: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    organisation_number: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    vat_number: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
     email: str | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
 
@@ -178,8 +174,8 @@ class InvoiceLine:
     """
 
     description: str | None = None
-    article_code: str | None = _essential()
-    article_category: str | None = _essential()
+    article_code: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    article_category: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
     quantity: Decimal | None = attrs.field(
         default=None, converter=_optional_decimal, metadata=_ESSENTIAL
     )
@@ -198,7 +194,7 @@ class InvoiceLine:
     amount_incl_vat: Decimal | None = attrs.field(
         default=None, converter=_optional_decimal, metadata=_ESSENTIAL
     )
-    account_code: str | None = _essential()
+    account_code: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
     extra: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict, hash=False)
 
     def __repr__(self) -> str:
@@ -280,9 +276,9 @@ class Invoice(RequestIdSlot):
     invoice_number: str | None = None
     project_id: int | None = None
     project_number: str | None = None
-    customer: Customer | None = _essential()
+    customer: Customer | None = attrs.field(default=None, metadata=_ESSENTIAL)
     lines: tuple[InvoiceLine, ...] = attrs.field(default=(), converter=tuple, metadata=_ESSENTIAL)
-    currency: str | None = _essential()
+    currency: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
     total_excl_vat: Decimal | None = attrs.field(
         default=None, converter=_optional_decimal, metadata=_ESSENTIAL
     )
@@ -294,10 +290,10 @@ class Invoice(RequestIdSlot):
     )
     issue_date: date | None = None
     due_date: date | None = None
-    paid_date: date | None = _essential()
-    external_reference: str | None = _essential()
+    paid_date: date | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    external_reference: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
     failure_message: str | None = None
-    credited_invoice_id: int | None = _essential()
+    credited_invoice_id: int | None = attrs.field(default=None, metadata=_ESSENTIAL)
     raw: Mapping[str, Any] = attrs.field(
         factory=dict, converter=_dict, eq=False, hash=False, repr=False
     )

@@ -12,12 +12,12 @@ import enum
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import attrs
 import cattrs
 
-from .._convert import OpenStrEnum, make_converter, parse_decimal, structure
+from .._convert import ESSENTIAL, OpenStrEnum, make_converter, parse_decimal, structure
 from .._render import model_html
 from .._request_id import RequestIdSlot
 from ..money import Money, _from_parsed
@@ -80,10 +80,9 @@ def _extra() -> Any:
     return attrs.field(factory=dict, repr=False)
 
 
-def _essential() -> Any:
-    # Parsed exactly or the record is refused; every other optional field is incidental
-    # (an unexpected shape is kept raw in ``extra``), see ``_convert.ESSENTIAL``.
-    return attrs.field(default=None, metadata={"essential": True})
+# Parsed exactly or the record is refused; every other optional field is incidental (a value
+# of unexpected shape is kept as received in ``extra``, and logged).
+_ESSENTIAL: Final[Mapping[str, Any]] = {ESSENTIAL: True}
 
 
 @attrs.frozen(kw_only=True)
@@ -375,7 +374,7 @@ class SupplierInvoice(RequestIdSlot):
     has_discrepancies: bool | None = None
     has_duplicates: bool | None = None
     has_suggested_credit_notes: bool | None = None
-    is_credit_note: bool | None = _essential()
+    is_credit_note: bool | None = attrs.field(default=None, metadata=_ESSENTIAL)
     is_attachment_invoice: bool | None = None
     is_attachment_non_financial: bool | None = None
     attachment_category: str | None = None
@@ -387,7 +386,7 @@ class SupplierInvoice(RequestIdSlot):
     attachment_id: str | None = None
     display_attachment_id: str | None = None
     declined_note: str | None = None
-    invoice_number: str | None = _essential()
+    invoice_number: str | None = attrs.field(default=None, metadata=_ESSENTIAL)
     supplier_name: str | None = None
     supplier_id: str | None = None
     issuer_name: str | None = None
@@ -397,15 +396,15 @@ class SupplierInvoice(RequestIdSlot):
     iban: str | None = None
     initiator_id: str | None = None
     self_invoice_id: str | None = None
-    total_amount: Money | None = _essential()
-    total_amount_excluding_taxes: Money | None = _essential()
-    total_tax_amount: Money | None = _essential()
-    payable_amount: Money | None = _essential()
-    total_amount_credit_notes: Money | None = _essential()
+    total_amount: Money | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    total_amount_excluding_taxes: Money | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    total_tax_amount: Money | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    payable_amount: Money | None = attrs.field(default=None, metadata=_ESSENTIAL)
+    total_amount_credit_notes: Money | None = attrs.field(default=None, metadata=_ESSENTIAL)
     taxes: tuple[SupplierInvoiceTax, ...] | None = None
     issue_date: date | None = None
     due_date: date | None = None
-    payment_date: date | None = _essential()
+    payment_date: date | None = attrs.field(default=None, metadata=_ESSENTIAL)
     scheduled_date: date | None = None
     matched_transactions: tuple[MatchedTransaction, ...] | None = None
     matched_transactions_ids: tuple[str, ...] | None = None
