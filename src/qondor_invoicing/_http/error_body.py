@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
+
+from .decode import decode_json
 
 __all__ = [
     "ErrorBody",
@@ -101,11 +102,12 @@ def parse_error_body(
     if not text.strip():
         return ErrorBody(format="empty", raw=text)
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = decode_json(text)
+        if redact is not None:
+            data = _scrub(data, redact)
+    except (ValueError, RecursionError):
+        # Not JSON, or nested too deeply to decode or scrub: kept as (redacted) text.
         return ErrorBody(format="text", raw=text)
-    if redact is not None:
-        data = _scrub(data, redact)
     if isinstance(data, Mapping):
         return _parse_mapping(data, text)
     return ErrorBody(format="json", raw=text, data=data)

@@ -23,6 +23,7 @@ from ..errors import (
     UnexpectedRedirectError,
     status_error_class,
 )
+from .decode import decode_json
 from .error_body import parse_error_body
 from .retry import parse_retry_after
 
@@ -207,8 +208,8 @@ def decode_success(
             # told by its first bytes), whatever charset the header names. This skips
             # httpx's charset sniffing, which costs more than the decoding itself.
             text = content.decode(json.detect_encoding(content), "surrogatepass")
-            data = None if looks_html else json.loads(text)
-        except ValueError:  # UnicodeDecodeError included
+            data = None if looks_html else decode_json(text)
+        except ValueError:  # UnicodeDecodeError, too deep and too long integers included
             looks_html = invalid_json = True
         if looks_html:
             text = redact(response.text)

@@ -315,7 +315,16 @@ class QondorClient(BaseClient):
                 method=method,
                 url=url,
             )
-        kind, state = self._resolver(payload)
+        try:
+            kind, state = self._resolver(payload)
+        except Exception as exc:  # a payload the resolver cannot read is a bad response
+            raise ResponseValidationError(
+                f"the kind and state of a Qondor invoice could not be read: {exc}",
+                errors=[f"{type(exc).__name__}: {exc} @ $"],
+                body=body,
+                method=method,
+                url=url,
+            ) from exc
         if not isinstance(kind, InvoiceKind) or not isinstance(state, InvoiceState):
             raise TypeError(
                 "the invoice resolver must return (InvoiceKind, InvoiceState), "

@@ -591,10 +591,14 @@ def canonical_invoice(data: Mapping[str, Any], *, ignore: frozenset[str]) -> dic
 def _currency(data: Mapping[str, Any]) -> str | None:
     for key in _CURRENCY_KEYS:
         value = data.get(key)
-        if isinstance(value, str) and value.strip() and not value.strip().isdigit():
-            return value.strip().upper()
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                continue
+            if not (text.isascii() and text.isdigit()):
+                return text.upper()
+            # An ISO 4217 numeric code (three digits); int() of a long one would raise.
+            value = int(text) if len(text) <= 4 else None
         if isinstance(value, int) and not isinstance(value, bool) and value in _ISO_NUMERIC:
             return _ISO_NUMERIC[value]
     return None

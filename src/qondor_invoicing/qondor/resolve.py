@@ -138,7 +138,8 @@ def _code_key(value: Any) -> int | str | None:
         return value
     if isinstance(value, str):
         text = value.strip()
-        return int(text) if _INTEGER.fullmatch(text) else text
+        # int() refuses more than 4,300 digits; no code is that long.
+        return int(text) if len(text) <= 100 and _INTEGER.fullmatch(text) else text
     return None
 
 

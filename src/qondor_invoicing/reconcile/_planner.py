@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation, localcontext
+
 import anyio
 import attrs
 
@@ -458,7 +460,7 @@ class _Planner(_Worker):
         if ours.currency.upper() != theirs.currency.upper():
             return f"currency {ours.currency} in Qondor, {theirs.currency} in Qonto"
         # Credit notes may be negative on one side and positive on the other.
-        if abs(abs(ours.amount) - abs(theirs.amount)) > self.policy.amount_tolerance:
+        if not _amounts_agree(ours.amount, theirs.amount, self.policy.amount_tolerance):
             return (
                 f"amount {abs(ours.amount)} {ours.currency} in Qondor, "
                 f"{abs(theirs.amount)} {theirs.currency} in Qonto"
@@ -537,3 +539,15 @@ class _Planner(_Worker):
                 transient=False,
                 invoice=step.invoice,
             )
+
+
+def _amounts_agree(ours: Decimal, theirs: Decimal, tolerance: Decimal) -> bool:
+    """Whether two amounts differ (in absolute value) by at most ``tolerance``.
+
+    Parsed amounts are bounded, but amounts built in code are not: the comparison runs in
+    a context that signals nothing (no `decimal` error can escape the plan), and a result
+    it cannot compute exactly counts as a disagreement, reported for a person.
+    """
+    with localcontext(Context(prec=40, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[])) as context:
+        agree = abs(abs(ours) - abs(theirs)) <= tolerance
+        return agree and not context.flags[Inexact] and not context.flags[InvalidOperation]
