@@ -65,7 +65,8 @@ class APIResponse(Generic[T]):
 
     Attributes:
         status_code: The HTTP status (2xx).
-        data: The decoded JSON body, or ``None`` for an empty body.
+        data: The decoded JSON body (numbers with a fraction or an exponent as `Decimal`),
+            or ``None`` for an empty body.
         text: The body as text.
         request_id: The request id the server or gateway assigned, if any (credentials
             masked).
