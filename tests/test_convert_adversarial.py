@@ -413,3 +413,22 @@ def test_any_value_anywhere_in_a_qondor_payment(path: tuple[Any, ...], value: An
     except ResponseValidationError:
         return
     _no_split_tuples(invoice, _strings(value))
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "tolerance", "agree"),
+    [
+        ("1e999999999", "1", "0", False),  # what an unbounded amount built in code may hold
+        ("-1e999999999", "1e999999999", "0", True),
+        ("22.10", "-22.1", "0", True),
+        ("1", "1.5", "NaN", False),
+        ("1" + "0" * 60, "1" + "0" * 59 + "1", "0", False),  # inexact: a disagreement
+        ("10.00", "10.004", "0.005", True),
+    ],
+)
+def test_the_reconciler_amount_check_never_raises_a_decimal_error(
+    ours: str, theirs: str, tolerance: str, agree: bool
+) -> None:
+    from qondor_invoicing.reconcile._planner import _amounts_agree
+
+    assert _amounts_agree(Decimal(ours), Decimal(theirs), Decimal(tolerance)) is agree
