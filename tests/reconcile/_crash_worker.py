@@ -81,7 +81,7 @@ class SqliteFinance:
                 raise
             return reference
 
-    async def book(self, invoice: Invoice) -> str:
+    async def book(self, invoice: Invoice, *, idempotency_key: str) -> str:
         return await anyio.to_thread.run_sync(self._book, invoice)
 
 

@@ -501,7 +501,7 @@ async def test_concurrency_and_progress(
         def __getattr__(self, name: str) -> object:
             return getattr(inner, name)
 
-        async def book(self, invoice: Invoice) -> str:
+        async def book(self, invoice: Invoice, *, idempotency_key: str) -> str:
             nonlocal in_flight, most
             in_flight += 1
             most = max(most, in_flight)
@@ -510,7 +510,7 @@ async def test_concurrency_and_progress(
             with anyio.fail_after(10):  # only if the slots never fill: fail, do not hang
                 await full.wait()
             in_flight -= 1
-            return await inner.book(invoice)
+            return await inner.book(invoice, idempotency_key=idempotency_key)
 
     seen: list[tuple[int, int, Step]] = []
     reconciler = Reconciler(
@@ -604,7 +604,7 @@ async def test_book_returning_no_reference_needs_a_person(
     inner = await accepting()
 
     class Broken(InMemoryFinanceSystem):
-        async def book(self, invoice: Invoice) -> str:
+        async def book(self, invoice: Invoice, *, idempotency_key: str | None = None) -> str:
             return returned  # type: ignore[return-value]
 
     finance = Broken(

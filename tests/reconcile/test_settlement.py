@@ -271,8 +271,8 @@ async def test_match_by_qonto_id(
     class FilesBillsInQonto(InMemoryFinanceSystem):
         """A finance system whose references are the Qonto ids of the bills it files."""
 
-        async def book(self, invoice: Invoice) -> str:
-            await super().book(invoice)
+        async def book(self, invoice: Invoice, *, idempotency_key: str | None = None) -> str:
+            await super().book(invoice, idempotency_key=idempotency_key)
             return si_id
 
     finance = FilesBillsInQonto.accepting(await qondor.invoices.list_unprocessed())

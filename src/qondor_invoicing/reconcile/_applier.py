@@ -14,9 +14,10 @@ from ..errors import (
     InvalidInputError,
 )
 from ..qondor.models import Invoice
+from ._fence import StepFence
 from ._policy import ReconcileAbortedError
 from ._worker import _now, _why, _Worker, logger
-from .finance import resolve
+from .finance import call_book, idempotency_key
 from .journal import (
     JournalAction,
     JournalConflictError,
@@ -142,72 +143,90 @@ class _Applier(_Worker):
             return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=step.describe())
         key = str(step.invoice_id)
         journal = self.journal
-        if not await journal.claim(key, self.owner, self.policy.lease_seconds):
+        policy = self.policy
+        lease = await journal.claim(key, self.owner, policy.lease_seconds)
+        if lease is None:
             return StepResult(
                 step=step,
                 status=StepStatus.SKIPPED,
                 detail="another worker is working on this payment",
             )
+        fence = StepFence(
+            journal,
+            lease,
+            lease_seconds=policy.lease_seconds,
+            margin=policy.lease_seconds * policy.lease_margin,
+            interval=policy.lease_seconds * policy.heartbeat,
+            sleep=self.sleep,
+        )
         try:
-            if await journal.get(key) != step.journal_entry:
-                return StepResult(
-                    step=step,
-                    status=StepStatus.SKIPPED,
-                    detail="the journal changed since the plan was made (another worker?); "
-                    "the next plan decides afresh",
-                )
-            if isinstance(step, Book):
-                return await self._book(step, key)
-            if isinstance(step, Fail):
-                return await self._fail(step, key)
-            if isinstance(step, Settle):
-                return await self._settle(step, key)
-            if isinstance(step, Close):
-                await journal.record_outcome(
-                    key,
-                    step.outcome,
-                    owner=self.owner,
-                    invoice_id=step.invoice_id,
-                    external_reference=step.external_reference,
-                    paid_date=step.paid_date,
-                    detail=self._scrub(step.reason),
-                )
-                return StepResult(
-                    step=step,
-                    status=StepStatus.DONE,
-                    detail=step.describe(),
-                    external_reference=step.external_reference,
-                )
-            # A discrepancy closing an open intent: the report is the notice.
-            await journal.record_outcome(
-                key,
-                JournalOutcome.ABANDONED,
-                owner=self.owner,
-                invoice_id=step.invoice_id,
-                detail=self._scrub(step.describe()),
-            )
-            return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=step.describe())
+            return await fence.run(lambda: self._claimed_step(step, fence))
         except JournalConflictError as exc:
             detail = self._scrub(_why(exc))
             logger.warning("reconcile: payment %s: %s", key, detail)
             return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=detail, error=exc)
         except LeaseLostError as exc:
+            logger.warning("reconcile: payment %s handed over: %s", key, exc)
             return StepResult(
                 step=step,
-                status=StepStatus.SKIPPED,
+                status=StepStatus.HANDED_OVER,
                 detail=f"taken over by another worker: {exc}",
                 error=exc,
             )
         finally:
             with anyio.CancelScope(shield=True):
-                await journal.release(key, self.owner)
+                await journal.release(key, self.owner, token=lease.token)
+
+    async def _claimed_step(self, step: Step, fence: StepFence) -> StepResult:
+        key = fence.key
+        journal = self.journal
+        if await journal.get(key) != step.journal_entry:
+            return StepResult(
+                step=step,
+                status=StepStatus.SKIPPED,
+                detail="the journal changed since the plan was made (another worker?); "
+                "the next plan decides afresh",
+            )
+        if isinstance(step, Book):
+            return await self._book(step, fence)
+        if isinstance(step, Fail):
+            return await self._fail(step, fence)
+        if isinstance(step, Settle):
+            return await self._settle(step, fence)
+        if isinstance(step, Close):
+            await journal.record_outcome(
+                key,
+                step.outcome,
+                owner=self.owner,
+                token=fence.token,
+                invoice_id=step.invoice_id,
+                external_reference=step.external_reference,
+                paid_date=step.paid_date,
+                detail=self._scrub(step.reason),
+            )
+            return StepResult(
+                step=step,
+                status=StepStatus.DONE,
+                detail=step.describe(),
+                external_reference=step.external_reference,
+            )
+        # A discrepancy closing an open intent: the report is the notice.
+        await journal.record_outcome(
+            key,
+            JournalOutcome.ABANDONED,
+            owner=self.owner,
+            token=fence.token,
+            invoice_id=step.invoice_id,
+            detail=self._scrub(step.describe()),
+        )
+        return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=step.describe())
 
     async def _deferred(
-        self, step: Step, key: str, what: str, exc: BaseException | None
+        self, step: Step, fence: StepFence, what: str, exc: BaseException | None
     ) -> StepResult:
         detail = self._scrub(f"{what}: {_why(exc)}" if exc is not None else what)
-        await self.journal.record_error(key, detail, owner=self.owner)
-        logger.info("reconcile: payment %s deferred: %s", key, detail)
+        await self.journal.record_error(fence.key, detail, owner=self.owner, token=fence.token)
+        logger.info("reconcile: payment %s deferred: %s", fence.key, detail)
         return StepResult(
             step=step,
             status=StepStatus.DEFERRED,
@@ -216,38 +235,54 @@ class _Applier(_Worker):
         )
 
     async def _needs_person(
-        self, step: Step, key: str, detail: str, exc: BaseException | None = None
+        self, step: Step, fence: StepFence, detail: str, exc: BaseException | None = None
     ) -> StepResult:
         detail = self._scrub(detail)
-        await self.journal.record_error(key, detail, owner=self.owner)
-        logger.warning("reconcile: payment %s needs a person: %s", key, detail)
+        await self.journal.record_error(fence.key, detail, owner=self.owner, token=fence.token)
+        logger.warning("reconcile: payment %s needs a person: %s", fence.key, detail)
         return StepResult(step=step, status=StepStatus.NEEDS_PERSON, detail=detail, error=exc)
 
-    async def _book(self, step: Book, key: str) -> StepResult:
+    async def _book(self, step: Book, fence: StepFence) -> StepResult:
         invoice = step.invoice
         journal = self.journal
+        key = fence.key
         # The journal, not the plan, says whether a reference exists: it is authoritative.
         entry = await journal.record_intent(
             key,
             JournalAction.BOOK,
             owner=self.owner,
+            token=fence.token,
             invoice_id=invoice.id,
             kind=invoice.kind.value,
         )
         reference = entry.external_reference
         if reference is None:
+            await fence.check()
             try:
-                booked: object = await resolve(self.finance.book(invoice))
+                booked = await call_book(
+                    self.finance, invoice, idempotency_key=idempotency_key(invoice)
+                )
             except Exception as exc:
-                return await self._deferred(step, key, "the finance system did not book it", exc)
+                return await self._deferred(step, fence, "the finance system did not book it", exc)
             if not isinstance(booked, str) or not booked.strip():
                 return await self._needs_person(
-                    step, key, f"finance system's book() returned {booked!r}, not a reference"
+                    step, fence, f"finance system's book() returned {booked!r}, not a reference"
                 )
             reference = booked.strip()
-            await journal.record_reference(key, reference, owner=self.owner)
+            try:
+                await journal.record_reference(key, reference, owner=self.owner, token=fence.token)
+            except LeaseLostError as exc:
+                await self._orphan(fence, reference, exc)
+                raise LeaseLostError(
+                    key,
+                    self.owner,
+                    exc.holder,
+                    detail=f"lost its claim after book() returned {reference} ({exc}); the "
+                    "successor's book() with the same idempotency key returns it again",
+                ) from exc
         ref = reference
 
+        await fence.check()
         change = await self._change(
             self._changes.invoices.set_as_processed(invoice, external_reference=ref)
         )
@@ -256,6 +291,7 @@ class _Applier(_Worker):
                 key,
                 JournalOutcome.PROCESSED,
                 owner=self.owner,
+                token=fence.token,
                 invoice_id=invoice.id,
                 external_reference=ref,
                 detail=_request_id_detail(change),
@@ -268,27 +304,30 @@ class _Applier(_Worker):
             )
         if change.status is _ChangeStatus.FAILED:
             return await self._deferred(
-                step, key, f"booked as {ref}, SetAsProcessed not confirmed", change.error
+                step, fence, f"booked as {ref}, SetAsProcessed not confirmed", change.error
             )
         return await self._needs_person(
             step,
-            key,
+            fence,
             f"booked as {ref} in the finance system, but SetAsProcessed was refused: "
             f"{change.reason}",
             change.error,
         )
 
-    async def _fail(self, step: Fail, key: str) -> StepResult:
+    async def _fail(self, step: Fail, fence: StepFence) -> StepResult:
         invoice = step.invoice
+        key = fence.key
         await self.journal.record_intent(
             key,
             JournalAction.FAIL,
             owner=self.owner,
+            token=fence.token,
             invoice_id=invoice.id,
             kind=invoice.kind.value,
             failure_message=step.failure_message,
         )
 
+        await fence.check()
         change = await self._change(
             self._changes.invoices.set_as_failed(invoice, failure_message=step.failure_message)
         )
@@ -297,6 +336,7 @@ class _Applier(_Worker):
                 key,
                 JournalOutcome.FAILED,
                 owner=self.owner,
+                token=fence.token,
                 invoice_id=invoice.id,
                 detail=_request_id_detail(change),
             )
@@ -304,23 +344,26 @@ class _Applier(_Worker):
                 step=step, status=StepStatus.DONE, detail=f"set as failed: {step.failure_message}"
             )
         if change.status is _ChangeStatus.FAILED:
-            return await self._deferred(step, key, "SetAsFailed not confirmed", change.error)
+            return await self._deferred(step, fence, "SetAsFailed not confirmed", change.error)
         return await self._needs_person(
-            step, key, f"not set as failed: {change.reason}", change.error
+            step, fence, f"not set as failed: {change.reason}", change.error
         )
 
-    async def _settle(self, step: Settle, key: str) -> StepResult:
+    async def _settle(self, step: Settle, fence: StepFence) -> StepResult:
         invoice = step.invoice
+        key = fence.key
         await self.journal.record_intent(
             key,
             JournalAction.SETTLE,
             owner=self.owner,
+            token=fence.token,
             invoice_id=invoice.id,
             kind=invoice.kind.value,
             paid_date=step.paid_date,
             evidence=step.supplier_invoice.id,
         )
 
+        await fence.check()
         change = await self._change(
             self._changes.invoices.set_as_paid(invoice, paid_date=step.paid_date)
         )
@@ -329,6 +372,7 @@ class _Applier(_Worker):
                 key,
                 JournalOutcome.PAID,
                 owner=self.owner,
+                token=fence.token,
                 invoice_id=invoice.id,
                 paid_date=step.paid_date,
                 detail=_request_id_detail(change),
@@ -340,9 +384,28 @@ class _Applier(_Worker):
                 external_reference=step.external_reference,
             )
         if change.status is _ChangeStatus.FAILED:
-            return await self._deferred(step, key, "SetAsPaid not confirmed", change.error)
+            return await self._deferred(step, fence, "SetAsPaid not confirmed", change.error)
         return await self._needs_person(
-            step, key, f"not set as paid: {change.reason}", change.error
+            step, fence, f"not set as paid: {change.reason}", change.error
+        )
+
+    async def _orphan(self, fence: StepFence, reference: str, exc: LeaseLostError) -> None:
+        """A booking made under a claim that was lost before its reference was recorded."""
+        logger.warning(
+            "reconcile: payment %s: booked as %s, but the claim was lost before the reference "
+            "was recorded (%s); the successor's book() with the same idempotency key must "
+            "return %s again",
+            fence.key,
+            reference,
+            exc,
+            reference,
+        )
+        await self.journal.record_orphan(
+            fence.key,
+            reference,
+            owner=self.owner,
+            detail=f"booked by {self.owner!r} (token {fence.token}), claim lost before the "
+            "reference was recorded",
         )
 
     async def _change(self, send: Awaitable[Invoice]) -> _Change:

@@ -52,7 +52,16 @@ class ReconcilePolicy:
             go through the Qondor client's confirmed change (a fresh read of the payment
             before any resend); ``None`` leaves the count to the client's retry policy, a
             number lowers its ``max_retries`` to ``attempts - 1`` for state changes.
-        lease_seconds: How long a claim on a payment lasts; longer than one step can take.
+        lease_seconds: How long a claim on a payment lasts unless renewed. While a step
+            runs, a heartbeat renews it, so it only needs to outlast a stall: a dead or
+            frozen worker's payments wait this long before another worker takes them.
+        lease_margin: The safety margin, as a fraction of ``lease_seconds``: before each
+            side effect (``book()``, each state change) the worker checks that its fencing
+            token is still current and at least this much of its lease is left, and stops
+            (the step is handed over) otherwise.
+        heartbeat: How often the lease is renewed while a step runs, as a fraction of
+            ``lease_seconds``; ``heartbeat + lease_margin`` must stay below 1 so that a
+            renewal always comes before the margin is reached.
         breaker_min_failures: With at least this many payments to fail in one plan...
         breaker_max_share: ...and more than this share of the validated payments failing,
             no SetAsFailed is sent at all (they become `Skip` steps): so many failures at
@@ -79,6 +88,12 @@ class ReconcilePolicy:
         default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
     )
     lease_seconds: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
+    lease_margin: float = attrs.field(
+        default=0.25, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)]
+    )
+    heartbeat: float = attrs.field(
+        default=1 / 3, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
+    )
     breaker_min_failures: int = attrs.field(default=20, validator=attrs.validators.ge(1))
     breaker_max_share: float = attrs.field(
         default=0.5, validator=[attrs.validators.gt(0.0), attrs.validators.le(1.0)]
@@ -102,6 +117,13 @@ class ReconcilePolicy:
             isinstance(value, bool) or not isinstance(value, int) or value < 1
         ):
             raise ValueError(f"settlement_max_pages must be an integer >= 1, not {value!r}")
+
+    def __attrs_post_init__(self) -> None:
+        if self.heartbeat + self.lease_margin >= 1.0:
+            raise ValueError(
+                f"heartbeat ({self.heartbeat}) + lease_margin ({self.lease_margin}) must be "
+                "below 1: the lease would reach its margin before the next renewal"
+            )
 
 
 class ReconcileAbortedError(InvoicingError):

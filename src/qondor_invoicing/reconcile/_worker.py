@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvoicingError
 from ..qondor.models import Invoice, InvoiceAction
 from ..qondor.rules import QONDOR_RULES
+from ._fence import Sleep
 from ._policy import Progress, ReconcilePolicy
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class _Worker:
                 max_retries=min(attempts - 1, self.qondor.retry_policy.max_retries)
             )
         )
+        self.sleep: Sleep = reconciler.sleep
 
     def _scrub(self, text: str) -> str:
         """``text`` with every credential of the clients masked: what the journal and logs get.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import warnings
 from collections import Counter
 from collections.abc import Awaitable, Collection, Iterable, Mapping
 from decimal import Decimal
@@ -31,6 +32,8 @@ __all__ = [
     "FinanceSystem",
     "FinanceSystemUnavailableError",
     "InMemoryFinanceSystem",
+    "call_book",
+    "idempotency_key",
     "resolve",
 ]
 
@@ -100,21 +103,78 @@ class FinanceSystem(Protocol):
         """
         ...
 
-    def book(self, invoice: Invoice) -> str | Awaitable[str]:
+    def book(self, invoice: Invoice, *, idempotency_key: str) -> str | Awaitable[str]:
         """Create the invoice in the finance system and return its reference.
 
-        **Must be idempotent by Qondor invoice id**: called again for an invoice it has
-        already booked, it must return the existing booking's reference and create nothing.
-        The reconciler relies on this after a crash between ``book`` returning and the
-        journal recording the reference, the one window no journal can close.
+        **Must be atomic by idempotency key**: however many calls with one
+        ``idempotency_key`` run, at once or one after the other, in one process or several,
+        exactly one booking exists afterwards and every call returns its reference. Store
+        the key on the booking under a unique constraint, and on a conflict return the
+        existing booking (a lookup followed by a create is not enough: two workers can both
+        find nothing). The reconciler relies on this when a worker is taken over while its
+        ``book`` runs, and after a crash between ``book`` returning and the journal
+        recording the reference. `check_finance_system` (in ``qondor_invoicing.testing``)
+        checks it.
 
         Args:
             invoice: The validated Qondor payment.
+            idempotency_key: The payment's stable key (`idempotency_key`): the same for
+                every call about this payment, from any worker, in any run.
 
         Returns:
             The reference of the booking (sent to Qondor as ``externalReference``).
         """
         ...
+
+
+def idempotency_key(invoice: Invoice) -> str:
+    """The key the reconciler passes to ``book`` for a payment: ``"qondor-invoice:<id>"``.
+
+    Stable across runs, workers and restarts. Use one finance system (or one key space) per
+    Qondor office: Qondor invoice ids are unique within an office.
+    """
+    return f"qondor-invoice:{invoice.id}"
+
+
+_key_of = idempotency_key  # for methods whose parameter shadows the name
+
+
+def _takes_key(method: object) -> bool:
+    try:
+        parameters = inspect.signature(method).parameters.values()  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True  # not introspectable: assume the current protocol
+    return any(
+        p.kind is inspect.Parameter.VAR_KEYWORD
+        or (
+            p.name == "idempotency_key"
+            and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        )
+        for p in parameters
+    )
+
+
+async def call_book(finance: FinanceSystem, invoice: Invoice, *, idempotency_key: str) -> object:
+    """Call ``finance.book`` with the payment's key, as its signature allows.
+
+    A ``book(invoice)`` written for earlier versions (no ``idempotency_key`` parameter) is
+    still called, without the key, with a `DeprecationWarning`: it must then be atomic by
+    Qondor invoice id.
+
+    Returns:
+        What ``book`` returned (awaited), unchecked.
+    """
+    method = finance.book
+    if _takes_key(method):
+        return await resolve(method(invoice, idempotency_key=idempotency_key))
+    warnings.warn(
+        f"{type(finance).__name__}.book(invoice) takes no idempotency_key: accept the "
+        "keyword (book(invoice, *, idempotency_key)) and book atomically by it; the "
+        "old signature will stop working in a future version",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return await resolve(method(invoice))  # type: ignore[call-arg]
 
 
 class FinanceSystemUnavailableError(InvoicingError):
@@ -128,10 +188,12 @@ class Booking:
     Attributes:
         reference: The reference returned to the reconciler.
         invoice: The Qondor payment as it was booked.
+        idempotency_key: The key it was booked under.
     """
 
     reference: str
     invoice: Invoice
+    idempotency_key: str = ""
 
 
 def _decimal_set(values: Iterable[Decimal | int | str]) -> frozenset[Decimal]:
@@ -141,9 +203,9 @@ def _decimal_set(values: Iterable[Decimal | int | str]) -> frozenset[Decimal]:
 class InMemoryFinanceSystem:
     """A finance system in memory: the reference implementation, for tests and the demo.
 
-    ``book`` is idempotent by Qondor invoice id and counts every call, so tests can assert
-    that nothing was booked twice. Set ``down`` (or call `fail_next`) to make it raise
-    `FinanceSystemUnavailableError`, a transient error.
+    ``book`` is atomic by idempotency key (one booking per key, whatever the calls) and
+    counts every call, so tests can assert that nothing was booked twice. Set ``down`` (or
+    call `fail_next`) to make it raise `FinanceSystemUnavailableError`, a transient error.
 
     Args:
         articles: The article codes that exist.
@@ -176,6 +238,7 @@ class InMemoryFinanceSystem:
         self.known_accounts: set[str] = set(known_accounts) | set(self.accounts.values())
         self.reference_prefix = reference_prefix
         self.bookings: dict[int, Booking] = {}
+        self.by_key: dict[str, Booking] = {}
         self.book_calls: Counter[int] = Counter()
         self.down = False
         self._fail_next = 0
@@ -260,15 +323,20 @@ class InMemoryFinanceSystem:
                 return self.accounts[key]
         return None
 
-    async def book(self, invoice: Invoice) -> str:
-        """Book ``invoice`` once; return the existing reference when it is already booked."""
+    async def book(self, invoice: Invoice, *, idempotency_key: str | None = None) -> str:
+        """Book ``invoice`` once per key; return the existing reference for a known key.
+
+        Without a key (a direct call), the reconciler's key for the payment is used.
+        """
         self.book_calls[invoice.id] += 1
         self._check_up()
-        existing = self.bookings.get(invoice.id)
+        key = idempotency_key if idempotency_key is not None else _key_of(invoice)
+        existing = self.by_key.get(key)
         if existing is not None:
             return existing.reference
         reference = f"{self.reference_prefix}-{next(self._sequence):05d}"
-        self.bookings[invoice.id] = Booking(reference=reference, invoice=invoice)
+        booking = Booking(reference=reference, invoice=invoice, idempotency_key=key)
+        self.bookings[invoice.id] = self.by_key[key] = booking
         return reference
 
 

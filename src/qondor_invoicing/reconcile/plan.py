@@ -511,6 +511,10 @@ class StepStatus(str, enum.Enum):
             must resolve.
         SKIPPED: The step was a `Skip`, another worker holds the payment, or the run
             stopped before reaching it.
+        HANDED_OVER: This worker lost its claim in the middle of the step (its lease
+            expired and another worker took the payment over, or a renewal was refused):
+            it stopped before its next side effect and recorded nothing more; the other
+            worker finishes the payment.
         PLANNED: Dry run: nothing was done.
     """
 
@@ -518,6 +522,7 @@ class StepStatus(str, enum.Enum):
     DEFERRED = "deferred"
     NEEDS_PERSON = "needs_person"
     SKIPPED = "skipped"
+    HANDED_OVER = "handed_over"
     PLANNED = "planned"
 
     def __str__(self) -> str:
@@ -595,6 +600,11 @@ class Report:
     def needs_person(self) -> tuple[StepResult, ...]:
         """Results a person must look at."""
         return self.with_status(StepStatus.NEEDS_PERSON)
+
+    @property
+    def handed_over(self) -> tuple[StepResult, ...]:
+        """Results of steps another worker took over while this one worked on them."""
+        return self.with_status(StepStatus.HANDED_OVER)
 
     @property
     def ok(self) -> bool:

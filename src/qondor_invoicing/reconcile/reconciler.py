@@ -14,7 +14,10 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from ._applier import _Applier
+from ._fence import Sleep
 from ._planner import _Planner
 from ._policy import Progress as Progress
 from ._policy import ReconcileAbortedError as ReconcileAbortedError
@@ -64,8 +67,11 @@ class Reconciler:
             concurrency limit also apply).
         policy: Decisions and retries (`ReconcilePolicy`).
         progress: Called as ``progress(done, total, step)`` after each step is applied.
-        owner: This worker's id in the journal's claims; unique per process by default.
-            A worker restarted with the same owner resumes its claims at once.
+        owner: This worker's name in the journal's claims; unique per process by default.
+            The journal also tells processes apart (each journal object is its own
+            incarnation), so a restarted worker with the same name waits for its old
+            claims' leases like any other worker.
+        sleep: How the lease heartbeat waits (``anyio.sleep``); tests pass a fake clock's.
 
     Raises:
         ValueError: ``concurrency`` below 1.
@@ -84,6 +90,7 @@ class Reconciler:
         policy: ReconcilePolicy | None = None,
         progress: Progress | None = None,
         owner: str | None = None,
+        sleep: Sleep | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, not {concurrency!r}")
@@ -99,6 +106,7 @@ class Reconciler:
         self.policy: ReconcilePolicy = policy if policy is not None else ReconcilePolicy()
         self.progress = progress
         self.owner: str = owner or _default_owner()
+        self.sleep: Sleep = sleep if sleep is not None else anyio.sleep
 
     def __repr__(self) -> str:
         return (
