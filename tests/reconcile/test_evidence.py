@@ -81,8 +81,8 @@ class Finance(InMemoryFinanceSystem):
         super().__init__(**kwargs)
         self.interrupt = interrupt
 
-    async def book(self, invoice: Invoice) -> str:
-        reference = await super().book(invoice)
+    async def book(self, invoice: Invoice, *, idempotency_key: str | None = None) -> str:
+        reference = await super().book(invoice, idempotency_key=idempotency_key)
         await self.interrupt.side_effect()
         return reference
 

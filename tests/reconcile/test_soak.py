@@ -66,8 +66,8 @@ class Killer:
 class Finance(InMemoryFinanceSystem):
     killer: Killer
 
-    async def book(self, invoice: Invoice) -> str:
-        reference = await super().book(invoice)
+    async def book(self, invoice: Invoice, *, idempotency_key: str | None = None) -> str:
+        reference = await super().book(invoice, idempotency_key=idempotency_key)
         await self.killer.side_effect()
         return reference
 

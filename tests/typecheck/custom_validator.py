@@ -34,7 +34,7 @@ class MyFinance:
     async def account_for(self, line: InvoiceLine) -> str | None:
         return None
 
-    async def book(self, invoice: Invoice) -> str:
+    async def book(self, invoice: Invoice, *, idempotency_key: str) -> str:
         return "x"
 
     def projects(self) -> set[str]:
