@@ -28,7 +28,7 @@ async def _no_sleep(seconds: float) -> None:
 class LeakyFinance(InMemoryFinanceSystem):
     """Books nothing: its error quotes the upstream's answer, credential included."""
 
-    async def book(self, invoice: Invoice) -> str:
+    async def book(self, invoice: Invoice, *, idempotency_key: str | None = None) -> str:
         raise RuntimeError(f'upstream answered 500 for key {KEY} ("{KEY}", {quote(KEY, safe="")})')
 
 
