@@ -14,6 +14,9 @@ from ._server import FakeResponse as FakeResponse
 from ._server import FaultKind as FaultKind
 from ._server import Faults as Faults
 from ._server import RecordedRequest as RecordedRequest
+from .conformance import FinanceProperty as FinanceProperty
+from .conformance import FinanceSystemConformanceError as FinanceSystemConformanceError
+from .conformance import check_finance_system as check_finance_system
 
 __all__ = [
     "FakeQondor",
@@ -22,8 +25,11 @@ __all__ = [
     "FakeResponse",
     "FaultKind",
     "Faults",
+    "FinanceProperty",
+    "FinanceSystemConformanceError",
     "InvoiceTransition",
     "RecordedRequest",
     "StoredInvoice",
     "SupplierInvoiceTransition",
+    "check_finance_system",
 ]
