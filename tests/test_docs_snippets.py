@@ -5,6 +5,10 @@ no ``QONDOR_*`` or ``QONTO_*`` variable in its environment (so a block that need
 credentials or the network fails here), warnings turned into errors, and a timeout. A block
 that defines ``test_`` functions is run by pytest instead. A block whose first line is
 ``# not run: <reason>`` is skipped; there should be very few.
+
+A block may include a file (``--8<-- "docs/examples/x.py"``, as the site does): the file is
+what runs. A file that needs a service (a database) is run by its own test instead, named in
+``RUN_ELSEWHERE``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ ROOT = Path(__file__).parents[1]
 SOURCES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```python[^\n]*\n(?P<code>.*?)^(?P=indent)```", re.S | re.M)
 NOT_RUN = "# not run:"
+INCLUDE = re.compile(r'^--8<-- "(?P<path>[^"]+)"$', re.M)
+# Included files that need a service, and the test that runs them with it.
+RUN_ELSEWHERE = {
+    "docs/examples/postgres_finance.py": "tests/reconcile/test_docs_postgres_finance.py",
+}
 TIMEOUT = 120
 
 
@@ -32,6 +41,7 @@ def _blocks() -> list[tuple[str, str]]:
         for match in FENCE.finditer(text):
             line = text.count("\n", 0, match.start()) + 1
             code = textwrap.dedent(match.group("code"))
+            code = INCLUDE.sub(lambda m: (ROOT / m.group("path")).read_text("utf-8"), code)
             found.append((f"{source.relative_to(ROOT)}:{line}", code))
     return found
 
@@ -46,6 +56,14 @@ def test_the_docs_have_examples() -> None:
 def test_few_blocks_are_not_run() -> None:
     skipped = [where for where, code in BLOCKS if code.startswith(NOT_RUN)]
     assert len(skipped) <= 2, skipped
+
+
+def _runs_elsewhere(code: str) -> str | None:
+    for included, test in RUN_ELSEWHERE.items():
+        if code.strip() == (ROOT / included).read_text("utf-8").strip():
+            assert (ROOT / test).exists(), f"{test} should run {included}"
+            return test
+    return None
 
 
 def _environment() -> dict[str, str]:
@@ -63,6 +81,9 @@ def test_the_block_runs_as_pasted(where: str, code: str, tmp_path: Path) -> None
     if code.startswith(NOT_RUN):
         compile(code, where, "exec")  # a block that is not run still has to be Python
         pytest.skip(code.splitlines()[0])
+    elsewhere = _runs_elsewhere(code)
+    if elsewhere:
+        pytest.skip(f"needs a service: run by {elsewhere}")
     if re.search(r"^(async )?def test_", code, re.M):
         script = tmp_path / "test_snippet.py"
         command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
