@@ -112,11 +112,11 @@ async def demo(args: argparse.Namespace, out: _Output) -> int:
             r
             for r in first.results
             if r.external_reference
-            and r.step.payment is not None
-            and r.step.payment.kind is InvoiceKind.INVOICE_SPECIFICATION
+            and r.step.invoice is not None
+            and r.step.invoice.kind is InvoiceKind.INVOICE_SPECIFICATION
         ]
         for result in booked[: max(1, len(booked) // 2)]:
-            invoice = result.step.payment
+            invoice = result.step.invoice
             total = invoice.total() if invoice is not None else None
             fake_qonto.add_supplier_invoice(
                 invoice_number=result.external_reference,

@@ -123,11 +123,6 @@ class _Step:
         raise NotImplementedError
 
     @property
-    def payment(self) -> Invoice | None:
-        """The payment as last read from Qondor, when the plan read it."""
-        return getattr(self, "invoice", None)
-
-    @property
     def changes_qondor(self) -> bool:
         """Whether applying the step sends a state change to Qondor."""
         return self.action is not None
@@ -314,12 +309,12 @@ _STEP_ORDER = {kind: i for i, kind in enumerate(StepKind)}
 
 
 def _kind_cell(step: Step) -> str:
-    invoice = step.payment
+    invoice = step.invoice
     return invoice.kind.value if invoice is not None else ""
 
 
 def _amount(step: Step) -> Money | None:
-    invoice = step.payment
+    invoice = step.invoice
     return invoice.total() if invoice is not None else None
 
 
@@ -435,7 +430,7 @@ class Plan:
     def rows(self) -> list[list[Any]]:
         """The table rows: payment, kind, step, detail."""
         return [
-            [_label(s.payment, s.invoice_id), _kind_cell(s), s.kind.value, s.describe()]
+            [_label(s.invoice, s.invoice_id), _kind_cell(s), s.kind.value, s.describe()]
             for s in self.steps
         ]
 
@@ -448,7 +443,7 @@ class Plan:
             steps = [s for s in self.steps if s.kind is kind]
             if steps:
                 rows = [
-                    [_label(s.payment, s.invoice_id), _kind_cell(s), _amount(s), s.describe()]
+                    [_label(s.invoice, s.invoice_id), _kind_cell(s), _amount(s), s.describe()]
                     for s in steps
                 ]
                 sections.append((f"{_PLAN_TITLES[kind]} ({len(steps)})", rows))
@@ -493,10 +488,10 @@ def _step_dict(step: Step) -> dict[str, Any]:
         "invoice_id": step.invoice_id,
         "detail": step.describe(),
     }
-    if step.payment is not None:
-        data["kind"] = step.payment.kind.value
-        data["invoice_number"] = step.payment.invoice_number
-        data["amount"] = jsonable(step.payment.total())
+    if step.invoice is not None:
+        data["kind"] = step.invoice.kind.value
+        data["invoice_number"] = step.invoice.invoice_number
+        data["amount"] = jsonable(step.invoice.total())
     return data
 
 
@@ -631,7 +626,7 @@ class Report:
         """The table rows: payment, step, status, detail."""
         return [
             [
-                _label(r.step.payment, r.step.invoice_id),
+                _label(r.step.invoice, r.step.invoice_id),
                 r.step.kind.value,
                 r.status.value,
                 r.detail or r.step.describe(),
@@ -649,7 +644,7 @@ class Report:
             if results:
                 rows = [
                     [
-                        _label(r.step.payment, r.step.invoice_id),
+                        _label(r.step.invoice, r.step.invoice_id),
                         r.step.kind.value,
                         _amount(r.step),
                         r.detail or r.step.describe(),
