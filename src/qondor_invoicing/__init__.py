@@ -32,6 +32,7 @@ from .errors import NotFoundError as NotFoundError
 from .errors import PaginationError as PaginationError
 from .errors import PermissionDeniedError as PermissionDeniedError
 from .errors import RateLimitError as RateLimitError
+from .errors import ResponseTooLargeError as ResponseTooLargeError
 from .errors import ResponseValidationError as ResponseValidationError
 from .errors import UnexpectedRedirectError as UnexpectedRedirectError
 from .errors import UnprocessableEntityError as UnprocessableEntityError
@@ -156,6 +157,7 @@ __all__ = [
     "RelatedInvoice",
     "Report",
     "RequestTransfer",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "RetryPolicy",
     "Rule",

@@ -9,6 +9,7 @@ InvoicingError
     ├── APIConnectionError        the request did not complete (DNS, TLS, reset, ...)
     │   └── APITimeoutError
     ├── ResponseValidationError   a 2xx answer whose body is not what the API promises
+    │   └── ResponseTooLargeError a body over the client's max_response_bytes
     ├── PaginationError           a listing that does not advance, repeats or passes max_pages
     └── APIStatusError            the API answered with an error status
         ├── UnexpectedRedirectError   3xx (never followed: credentials stay on the host)
@@ -56,6 +57,7 @@ __all__ = [
     "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ResponseValidationError",
     "UnexpectedRedirectError",
     "UnprocessableEntityError",
@@ -260,6 +262,24 @@ class PaginationError(APIError):
         self.page = page
         self.next_page = next_page
         self.pages_read = pages_read
+
+
+class ResponseTooLargeError(ResponseValidationError):
+    """An answer's body is larger than the client's ``max_response_bytes``.
+
+    Reading stopped at the cap (or before reading, when ``Content-Length`` announced more),
+    so a huge or endless body never fills memory. Not retried: the same request would get
+    the same answer. For a state change, the change may have happened.
+
+    Attributes:
+        limit: The client's ``max_response_bytes``.
+        received: Bytes read when reading stopped, or the size ``Content-Length`` announced.
+    """
+
+    def __init__(self, message: str, *, limit: int, received: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.limit = limit
+        self.received = received
 
 
 class APIStatusError(APIError):

@@ -3,13 +3,16 @@
 from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth, HeaderAuth
 from .client import BaseClient, Resource
-from .core import HTTPCore, logger
+from .core import DEADLINE_FACTOR, HTTPCore, logger
 from .limits import RateLimiter
+from .options import DEFAULT_MAX_RESPONSE_BYTES
 from .redact import Redactor
 from .response import APIResponse
 from .retry import DEFAULT_RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 __all__ = [
+    "DEADLINE_FACTOR",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_RETRYABLE_STATUSES",
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",

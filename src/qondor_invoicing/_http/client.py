@@ -112,6 +112,16 @@ class BaseClient:
         return self._core.retry_policy
 
     @property
+    def max_response_bytes(self) -> int | None:
+        """The largest response body this client reads (``None``: any size)."""
+        return self._core.max_response_bytes
+
+    @property
+    def deadline(self) -> float | NotGiven | None:
+        """Seconds one attempt may last in all (``NOT_GIVEN``: 3 times the timeout)."""
+        return self._core.deadline
+
+    @property
     def timeout(self) -> TimeoutTypes | NotGiven:
         """The default timeout of this client (``NOT_GIVEN``: the library's 30 s default)."""
         return self._core.timeout
@@ -124,6 +134,8 @@ class BaseClient:
         max_retries: int | None = None,
         headers: dict[str, str] | None = None,
         log_bodies: bool | None = None,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> _C:
         """Return a copy of this client with some options changed.
 
@@ -136,6 +148,8 @@ class BaseClient:
             max_retries: Shortcut to change only the retry count of the current policy.
             headers: Extra headers sent with every request.
             log_bodies: Log request and response bodies at DEBUG.
+            max_response_bytes: The largest response body read (``None``: any size).
+            deadline: Seconds one attempt may last in all (``None``: no deadline).
 
         Returns:
             The new client.
@@ -147,6 +161,8 @@ class BaseClient:
             max_retries=max_retries,
             headers=headers,
             log_bodies=log_bodies,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
         )
         new._start(self._settings, options, share_with=self._core)
         return new

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import weakref
@@ -14,7 +15,12 @@ import attrs
 import httpx
 from anyio.lowlevel import RunVar
 
-from ..errors import EventLoopError, InvalidInputError
+from ..errors import (
+    EventLoopError,
+    InvalidInputError,
+    ResponseTooLargeError,
+    ResponseValidationError,
+)
 from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth
 from .limits import RateLimiter
@@ -23,13 +29,17 @@ from .redact import Masked, Redactor
 from .response import APIResponse, connection_error, decode_success, request_id, status_error
 from .retry import RetryPolicy
 
-__all__ = ["HTTPCore", "Sleep", "logger"]
+__all__ = ["DEADLINE_FACTOR", "HTTPCore", "Sleep", "logger"]
 
 logger = logging.getLogger("qondor_invoicing")
 
 _SELF = TypeVar("_SELF", bound="HTTPCore")
 
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+DEADLINE_FACTOR: Final = 3.0
+"""Without an explicit ``deadline``, one attempt may last this many times the longest of
+its timeouts (30 s by default, so 90 s): httpx's timeouts bound each read, not the whole."""
 _BODY_LOG_LIMIT: Final = 4000
 # One marker object per running event loop: which loop a connection pool belongs to.
 _LOOP: Final[RunVar[object]] = RunVar("qondor_invoicing_event_loop")
@@ -131,6 +141,8 @@ class HTTPCore:
         non_json_hint: A sentence appended to the error raised for a non-JSON 2xx body.
         share_with: Another core whose connection pool and limits this one shares (and
             never closes): how ``with_options`` copies are built.
+        (``options.max_response_bytes`` and ``options.deadline`` bound each answer's size and
+        each attempt's duration: see `ClientOptions`.)
     """
 
     _shared: _Shared
@@ -158,6 +170,8 @@ class HTTPCore:
         self.sleep: Sleep = options.sleep or anyio.sleep
         self.non_json_hint = non_json_hint
         self.timeout: TimeoutTypes | NotGiven = options.timeout
+        self.max_response_bytes: int | None = options.max_response_bytes
+        self.deadline: float | NotGiven | None = options.deadline
         self._redactor_key: tuple[str, ...] = Masked(auth.secrets())
         self._redactor = Redactor(self._redactor_key)
         _transport_log_redaction.add(self)
@@ -226,6 +240,8 @@ class HTTPCore:
         max_retries: int | None = None,
         headers: Mapping[str, str] | None = None,
         log_bodies: bool | None = None,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> _SELF:
         """Return a core with some options changed, sharing the connection pool and limits."""
         return type(self)(
@@ -235,6 +251,8 @@ class HTTPCore:
                 max_retries=max_retries,
                 headers=headers,
                 log_bodies=log_bodies,
+                max_response_bytes=max_response_bytes,
+                deadline=deadline,
             ),
             auth=self.auth,
             api_name=self.api_name,
@@ -266,6 +284,64 @@ class HTTPCore:
         if not isinstance(self.timeout, NotGiven):
             return self.timeout
         return httpx.USE_CLIENT_DEFAULT
+
+    def attempt_deadline(self, timeout: Any) -> float | None:
+        """The deadline of one attempt sent with ``timeout`` (see ``deadline``)."""
+        if not isinstance(self.deadline, NotGiven):
+            return self.deadline
+        if timeout is httpx.USE_CLIENT_DEFAULT:
+            timeout = self._shared.http_client.timeout
+        if timeout is None:
+            return None
+        if isinstance(timeout, httpx.Timeout):
+            values = [v for v in (timeout.connect, timeout.read, timeout.write, timeout.pool) if v]
+            return DEADLINE_FACTOR * max(values) if values else None
+        return DEADLINE_FACTOR * float(timeout)
+
+    async def _exchange(self, request: httpx.Request, deadline: float | None) -> httpx.Response:
+        """Send ``request`` and read its body, within ``deadline`` and the size cap."""
+        client = self._shared.http_client
+        with anyio.move_on_after(math.inf if deadline is None else deadline):
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                await self._read_body(response)
+            finally:
+                # Shielded: closing must happen even when the deadline cancelled the read.
+                with anyio.CancelScope(shield=True):
+                    await response.aclose()
+            return response
+        raise _DeadlineExceeded(
+            f"the attempt's deadline of {deadline:g} s passed before the whole answer arrived",
+            request=request,
+        )
+
+    async def _read_body(self, response: httpx.Response) -> None:
+        limit = self.max_response_bytes
+        if limit is None:
+            await response.aread()
+            return
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _TooLarge(int(declared), response.status_code, declared=True)
+        chunks: list[bytes] = []
+        total = extra = 0
+        with anyio.CancelScope() as scope:
+            async for chunk in response.aiter_bytes():
+                total += len(chunk)
+                if total <= limit:
+                    chunks.append(chunk)
+                    continue
+                # Over the cap: cancelling makes the next network read raise, which
+                # unwinds httpx's nested async generators cleanly (breaking out of them
+                # would leave them to the garbage collector, which trio warns about).
+                scope.cancel()
+                extra += 1
+                if extra > 16:  # a body that never awaits (in memory): stop anyway
+                    break
+        if total > limit:
+            raise _TooLarge(total, response.status_code, declared=False)
+        # What ``aread`` would have stored: the decoded body.
+        response._content = b"".join(chunks)
 
     async def request(
         self,
@@ -318,6 +394,7 @@ class HTTPCore:
         retries = 0
         refreshed = False
         started = time.perf_counter()
+        request_timeout = self._timeout(timeout)
         while True:
             attempt = retries + 1
             request_headers = {**self.headers, **(await self.auth.headers()), **(headers or {})}
@@ -329,7 +406,7 @@ class HTTPCore:
                 data=data,
                 files=files,
                 headers=request_headers,
-                timeout=self._timeout(timeout),
+                timeout=request_timeout,
             )
             # The redactor follows the credentials: one obtained lazily (a token provider)
             # is scrubbed from its first use.
@@ -339,13 +416,16 @@ class HTTPCore:
             if shared.rate_limiter is not None:
                 await shared.rate_limiter.acquire()
             t0 = time.perf_counter()
+            deadline = self.attempt_deadline(request_timeout)
             try:
                 limiter = shared.concurrency_limiter()
                 if limiter is None:
-                    response = await shared.http_client.send(request, follow_redirects=False)
+                    response = await self._exchange(request, deadline)
                 else:
                     async with limiter:
-                        response = await shared.http_client.send(request, follow_redirects=False)
+                        response = await self._exchange(request, deadline)
+            except _TooLarge as exc:
+                raise self._too_large(exc, method, log_url) from None
             except httpx.RequestError as exc:
                 error = connection_error(exc, method, log_url, redact=self.redact)
                 elapsed_ms = (time.perf_counter() - t0) * 1000
@@ -391,17 +471,32 @@ class HTTPCore:
 
             status = response.status_code
             if 200 <= status < 300:
-                return decode_success(
-                    response,
-                    method,
-                    log_url,
-                    answer_id,
-                    allow_empty,
-                    started,
-                    attempt,
-                    redact=self.redact,
-                    non_json_hint=self.non_json_hint,
-                )
+                try:
+                    return decode_success(
+                        response,
+                        method,
+                        log_url,
+                        answer_id,
+                        allow_empty,
+                        started,
+                        attempt,
+                        redact=self.redact,
+                        non_json_hint=self.non_json_hint,
+                    )
+                except ResponseValidationError:
+                    # A maintenance page or a cut-off body on a read is transient, like
+                    # the 503 it usually stands for: retried as one, then raised.
+                    if (
+                        safe_to_repeat
+                        and 503 in policy.retryable_statuses
+                        and retries < policy.max_retries
+                    ):
+                        retries += 1
+                        delay = policy.backoff(retries)
+                        self._log_retry(method, log_url, attempt, delay, f"{status}, not JSON")
+                        await self.sleep(delay)
+                        continue
+                    raise
             if status == 401 and not refreshed and await self.auth.refresh():
                 # New credentials: one more try, not counted against the retry budget.
                 refreshed = True
@@ -423,6 +518,21 @@ class HTTPCore:
                     continue
             raise status_error(response, method, log_url, answer_id, redact=self.redact)
 
+    def _too_large(self, exc: _TooLarge, method: str, url: str) -> ResponseTooLargeError:
+        limit = self.max_response_bytes
+        assert limit is not None
+        how = "announces" if exc.declared else "sent more than"
+        size = f"{exc.size} bytes" if exc.declared else f"{limit} bytes"
+        return ResponseTooLargeError(
+            f"{method} {url}: the answer {how} {size}, over this client's "
+            f"max_response_bytes={limit}; reading stopped there",
+            method=method,
+            url=url,
+            status_code=exc.status_code,
+            limit=limit,
+            received=exc.size,
+        )
+
     def _log_retry(self, method: str, url: str, attempt: int, delay: float, why: str) -> None:
         logger.info(
             "%s %s %s: retrying in %.2f s after attempt %d (%s)",
@@ -439,6 +549,18 @@ class HTTPCore:
         if len(text) > _BODY_LOG_LIMIT:
             text = text[:_BODY_LOG_LIMIT] + f"... ({len(text)} chars)"
         logger.debug("%s %s %s %s body: %s", self.api_name, method, url, what, text)
+
+
+class _DeadlineExceeded(httpx.TimeoutException):
+    """One attempt outlived its deadline (mapped to `APITimeoutError` like other timeouts)."""
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int, status_code: int, *, declared: bool) -> None:
+        super().__init__(size)
+        self.size = size
+        self.status_code = status_code
+        self.declared = declared
 
 
 def _body_for_log(request: httpx.Request) -> bytes:

@@ -14,7 +14,10 @@ from ..errors import ConfigurationError
 from ._types import NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .retry import RetryPolicy
 
-__all__ = ["ClientOptions", "check_base_url", "is_loopback"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientOptions", "check_base_url", "is_loopback"]
+
+DEFAULT_MAX_RESPONSE_BYTES: Final = 20 * 1024 * 1024
+"""The largest response body read by default (20 MiB, decompressed)."""
 
 # ``\s`` is exactly ``str.isspace()`` (Unicode whitespace); then ASCII control characters.
 _SPACE_OR_CONTROL: Final = re.compile(r"[\s\x00-\x1f\x7f]")
@@ -100,6 +103,18 @@ def _check_concurrency(instance: Any, attribute: Any, value: int | None) -> None
         raise ConfigurationError("max_concurrency must be an integer >= 1 (or None)")
 
 
+def _check_max_bytes(instance: Any, attribute: Any, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigurationError("max_response_bytes must be an integer >= 1 (or None)")
+
+
+def _check_deadline(instance: Any, attribute: Any, value: float | NotGiven | None) -> None:
+    if value is None or isinstance(value, NotGiven):
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError("deadline must be a number of seconds > 0 (or None)")
+
+
 @attrs.frozen(kw_only=True)
 class ClientOptions:
     """The transport options of a client (``QondorClient`` and ``QontoClient`` alike).
@@ -119,6 +134,13 @@ class ClientOptions:
         headers: Headers sent with every request.
         log_bodies: Log request and response bodies at DEBUG (credentials scrubbed).
         sleep: The sleep used between retries (inject one so tests never wait).
+        max_response_bytes: The largest response body read (decompressed, 20 MiB by
+            default); reading stops at the cap and raises `ResponseTooLargeError`.
+            ``None`` reads any size.
+        deadline: Seconds one attempt (sending, waiting, reading the whole body) may last,
+            whatever the server trickles; past it the attempt fails as `APITimeoutError`
+            (retried like one). ``NOT_GIVEN``: 3 times the longest timeout in force
+            (90 s by default); ``None``: no deadline.
     """
 
     base_url: str = attrs.field(converter=check_base_url)
@@ -131,6 +153,10 @@ class ClientOptions:
     headers: Mapping[str, str] = attrs.field(factory=dict, converter=_headers)
     log_bodies: bool = False
     sleep: Sleep | None = attrs.field(default=None, eq=False)
+    max_response_bytes: int | None = attrs.field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, validator=_check_max_bytes
+    )
+    deadline: float | NotGiven | None = attrs.field(default=NOT_GIVEN, validator=_check_deadline)
 
     def __attrs_post_init__(self) -> None:
         if self.http_client is not None and self.transport is not None:
@@ -152,6 +178,8 @@ class ClientOptions:
         headers: Mapping[str, str] | None = None,
         log_bodies: bool = False,
         sleep: Sleep | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> ClientOptions:
         """Build the options from a constructor's arguments.
 
@@ -172,6 +200,8 @@ class ClientOptions:
             headers=headers,
             log_bodies=log_bodies,
             sleep=sleep,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
         )
 
     def evolve(
@@ -182,6 +212,8 @@ class ClientOptions:
         max_retries: int | None = None,
         headers: Mapping[str, str] | None = None,
         log_bodies: bool | None = None,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
+        deadline: float | NotGiven | None = NOT_GIVEN,
     ) -> ClientOptions:
         """Return these options with some changed (``headers`` are added to the current)."""
         changes: dict[str, Any] = {
@@ -192,6 +224,10 @@ class ClientOptions:
             changes["timeout"] = timeout
         if log_bodies is not None:
             changes["log_bodies"] = log_bodies
+        if not isinstance(max_response_bytes, NotGiven):
+            changes["max_response_bytes"] = max_response_bytes
+        if not isinstance(deadline, NotGiven):
+            changes["deadline"] = deadline
         return attrs.evolve(self, **changes)
 
 

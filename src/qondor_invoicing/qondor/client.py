@@ -28,7 +28,7 @@ from .._http.auth import check_credential
 from .._http.changes import Verdict, send_confirmed
 from .._http.client import ClientSettings
 from .._http.limits import SlidingWindowLimiter
-from .._http.options import ClientOptions
+from .._http.options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from .._http.raw import RawResponses, raw_response
 from .._http.response import stamp
 from .._request_id import carry_request_id
@@ -151,6 +151,11 @@ class QondorClient(BaseClient):
         transport: An ``httpx`` transport, e.g. ``FakeQondor().transport``.
         headers: Extra headers sent with every request.
         log_bodies: Log request and response bodies at DEBUG (credentials scrubbed).
+        max_response_bytes: The largest response body read (decompressed; 20 MiB by
+            default): reading stops there with `ResponseTooLargeError`. ``None``: any size.
+        deadline: Seconds one attempt may last in all, sending to the body's last byte
+            (httpx's timeouts bound each read only): past it, `APITimeoutError`. Default
+            3 times the longest timeout; ``None``: no deadline.
         sleep: The sleep used between retries (inject one in tests).
         rules: The rule table; defaults to `QONDOR_RULES` (see `QONDOR_RULES_FAQ_RECOVERY`
             and ``QONDOR_RULES.replace(...)``).
@@ -180,6 +185,8 @@ class QondorClient(BaseClient):
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
         log_bodies: bool = False,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | NotGiven | None = NOT_GIVEN,
         sleep: Sleep | None = None,
         rules: QondorRuleTable | None = None,
         strict: bool = True,
@@ -238,6 +245,8 @@ class QondorClient(BaseClient):
             headers=headers,
             log_bodies=log_bodies,
             sleep=sleep,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
         )
         self._start(settings, options)
 

@@ -31,7 +31,7 @@ from .._http import (
 from .._http.changes import Verdict, send_confirmed
 from .._http.client import ClientSettings
 from .._http.core import Sleep
-from .._http.options import ClientOptions
+from .._http.options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from .._http.raw import RawResponses, raw_response
 from .._http.response import stamp, stamp_each
 from ..errors import (
@@ -114,6 +114,11 @@ class QontoClient(BaseClient):
         transport: An ``httpx`` transport, e.g. ``FakeQonto().transport``.
         headers: Extra headers for every request.
         log_bodies: Log request and response bodies at DEBUG (credentials scrubbed).
+        max_response_bytes: The largest response body read (decompressed; 20 MiB by
+            default): reading stops there with `ResponseTooLargeError`. ``None``: any size.
+        deadline: Seconds one attempt may last in all, sending to the body's last byte
+            (httpx's timeouts bound each read only): past it, `APITimeoutError`. Default
+            3 times the longest timeout; ``None``: no deadline.
         sleep: The sleep between retries (inject one in tests).
         rules: The state-machine rules to enforce (default `QONTO_RULES`).
 
@@ -141,6 +146,8 @@ class QontoClient(BaseClient):
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
         log_bodies: bool = False,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+        deadline: float | NotGiven | None = NOT_GIVEN,
         sleep: Sleep | None = None,
         rules: QontoRuleTable | None = None,
     ) -> None:
@@ -177,6 +184,8 @@ class QontoClient(BaseClient):
             headers=headers,
             log_bodies=log_bodies,
             sleep=sleep,
+            max_response_bytes=max_response_bytes,
+            deadline=deadline,
         )
         self._start(settings, options)
 
