@@ -34,6 +34,7 @@ from .errors import PermissionDeniedError as PermissionDeniedError
 from .errors import RateLimitError as RateLimitError
 from .errors import ResponseTooLargeError as ResponseTooLargeError
 from .errors import ResponseValidationError as ResponseValidationError
+from .errors import StrongCustomerAuthenticationError as StrongCustomerAuthenticationError
 from .errors import UnexpectedRedirectError as UnexpectedRedirectError
 from .errors import UnprocessableEntityError as UnprocessableEntityError
 from .money import Money as Money
@@ -164,6 +165,7 @@ __all__ = [
     "RuleTable",
     "Secret",
     "SqliteJournal",
+    "StrongCustomerAuthenticationError",
     "SuggestedTransaction",
     "SupplierInvoice",
     "SupplierInvoiceAction",

@@ -19,6 +19,7 @@ InvoicingError
         ├── NotFoundError             404
         ├── ConflictError             409
         ├── UnprocessableEntityError  422
+        ├── StrongCustomerAuthenticationError  428 (with sca_session_token)
         ├── RateLimitError            429
         └── InternalServerError       >= 500
 ```
@@ -59,6 +60,7 @@ __all__ = [
     "RateLimitError",
     "ResponseTooLargeError",
     "ResponseValidationError",
+    "StrongCustomerAuthenticationError",
     "UnexpectedRedirectError",
     "UnprocessableEntityError",
     "status_error_class",
@@ -353,6 +355,26 @@ class UnprocessableEntityError(APIStatusError):
     """422: the request is well-formed but semantically invalid."""
 
 
+class StrongCustomerAuthenticationError(APIStatusError):
+    """428: Qonto requires strong customer authentication (SCA) before doing this.
+
+    The person behind the account approves the action (in the Qonto app); the request is
+    then sent again with the session token in ``X-Qonto-Sca-Session-Token``. Nothing was
+    done.
+
+    Attributes:
+        sca_session_token: The SCA session token the answer carried (header
+            ``X-Qonto-Sca-Session-Token`` or body ``sca_session_token``), if any. It is not
+            part of the error's message.
+    """
+
+    def __init__(
+        self, message: str, *, sca_session_token: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.sca_session_token = sca_session_token
+
+
 class RateLimitError(APIStatusError):
     """429: too many requests.
 
@@ -376,6 +398,7 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     404: NotFoundError,
     409: ConflictError,
     422: UnprocessableEntityError,
+    428: StrongCustomerAuthenticationError,
     429: RateLimitError,
 }
 

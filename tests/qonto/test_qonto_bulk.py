@@ -388,3 +388,108 @@ def test_constants() -> None:
     assert MAX_FILES_PER_REQUEST == 20
     assert MAX_REQUEST_BYTES == 15_000_000
     assert isinstance(FakeQonto(), FakeQonto)
+
+
+# -- pointers of every form, errors naming no file, duplicates, caller's keys -------------------
+
+
+def bulk_answer(files: list[str], errors: list[dict[str, Any]]) -> dict[str, Any]:
+    invoices = [wire(str(uuid.uuid4()), file_name=name) for name in files]
+    return {"supplier_invoices": invoices, "errors": errors}
+
+
+@pytest.mark.parametrize(
+    "pointer",
+    [
+        "/data/1/file",
+        "/data/1",
+        "data[1]",
+        "data[1][file]",
+        "/files/1",
+        "/supplier_invoices/1/file",
+        "supplier_invoices[1][file]",
+        "/supplier_invoices/1",
+        "KEY-B",
+        "/supplier_invoices/idempotency_key/KEY-B",
+    ],
+)
+async def test_every_pointer_form_pairs_its_file(
+    api: respx.MockRouter, client: QontoClient, pointer: str
+) -> None:
+    error = {"code": "invalid", "detail": "wrong content type", "source": {"pointer": pointer}}
+    # The created invoices carry other file names: only the pointer can tell.
+    api.post(BULK).respond(json=bulk_answer(["x.pdf", "y.pdf"], [error]))
+    result = await client.supplier_invoices.bulk_create(
+        [pdf(1), pdf(2), pdf(3)], idempotency_keys=["KEY-A", "KEY-B", "KEY-C"]
+    )
+    assert [item.ok for item in result] == [True, False, True]
+    assert result.items[1].error is not None
+    assert (result.items[1].error.code, result.items[1].error.pointer) == ("invalid", pointer)
+    assert result.unmatched_errors == ()
+
+
+async def test_errors_without_pointer_are_reported_on_every_file_they_may_concern(
+    api: respx.MockRouter, client: QontoClient
+) -> None:
+    errors = [
+        {"code": "invalid", "detail": "file too large"},
+        {"code": "internal_server_error", "detail": "try later"},
+    ]
+    api.post(BULK).respond(json={"supplier_invoices": [], "errors": errors})
+    result = await client.supplier_invoices.bulk_create([pdf(1), pdf(2)])
+    for item in result:
+        assert item.error is not None
+        assert item.error.code == "unpaired_error"  # never "missing_result, safe to resend"
+        assert "invalid: file too large" in item.error.detail
+        assert "internal_server_error: try later" in item.error.detail
+    assert [e.code for e in result.unmatched_errors] == ["invalid", "internal_server_error"]
+    assert not result.ok
+
+
+async def test_an_unpaired_error_beside_invoices_pairs_nothing_by_order(
+    api: respx.MockRouter, client: QontoClient
+) -> None:
+    # One invoice and one error naming no file, for two files: which is which is unknown.
+    answer = bulk_answer(["renamed.pdf"], [{"code": "invalid", "detail": "bad"}])
+    api.post(BULK).respond(json=answer)
+    result = await client.supplier_invoices.bulk_create([pdf(1), pdf(2)])
+    assert all(item.error is not None for item in result)
+    assert all(item.error.code == "unpaired_error" for item in result if item.error)
+    assert all("1 invoice(s) were created" in item.error.detail for item in result if item.error)
+    assert len(result.unmatched_invoices) == 1
+
+
+async def test_the_same_file_twice_is_reported_and_caller_keys_send_it_twice() -> None:
+    fake = make_fake()
+    client = make_client(fake)
+    result = await client.supplier_invoices.bulk_create([pdf(1), pdf(1)])
+    assert [d.index for d in result.duplicates] == [1]
+    assert result.items[1].duplicate_of == 0
+    assert "1 duplicate(s) not sent" in str(result)
+    assert "duplicate of #0, not sent" in str(result)
+    assert len(fake.invoices) == 1
+    # Distinct keys of the caller's: both are sent, two invoices.
+    keys = [str(uuid.uuid4()), str(uuid.uuid4())]
+    again = await client.supplier_invoices.bulk_create([pdf(1), pdf(1)], idempotency_keys=keys)
+    assert again.duplicates == ()
+    assert [item.idempotency_key for item in again] == keys
+    assert len({item.invoice.id for item in again if item.invoice}) == 2
+    assert len(fake.invoices) == 3
+
+
+@pytest.mark.parametrize(
+    ("keys", "files"),
+    [
+        (["a"], [pdf(1), pdf(2)]),
+        ("ab", [pdf(1), pdf(2)]),
+        (["a b", None], [pdf(1), pdf(2)]),
+        (["mine"], [SupplierInvoiceUpload(filename="a.pdf", content=b"%PDF", idempotency_key="x")]),
+    ],
+)
+async def test_caller_keys_are_checked_before_anything_is_sent(
+    api: respx.MockRouter, client: QontoClient, keys: Any, files: list[Any]
+) -> None:
+    route = api.post(BULK).respond(json={"supplier_invoices": []})
+    with pytest.raises(InvalidInputError, match="idempotency_key"):
+        await client.supplier_invoices.bulk_create(files, idempotency_keys=keys)
+    assert route.call_count == 0

@@ -15,6 +15,7 @@ import respx
 from _qonto_kit import BASE, SEED_ID, TOKEN, NoSleep, wire
 
 from qondor_invoicing import (
+    APIStatusError,
     BadRequestError,
     IllegalTransitionError,
     InternalServerError,
@@ -25,6 +26,7 @@ from qondor_invoicing import (
     PaginationError,
     QontoClient,
     ResponseValidationError,
+    StrongCustomerAuthenticationError,
     SupplierInvoice,
     SupplierInvoiceStatus,
 )
@@ -742,3 +744,71 @@ async def test_with_options_keeps_the_resource_bound_to_the_copy(
     await copy.supplier_invoices.get(SEED_ID)
     assert route.calls.last.request.headers["X-Trace"] == "t-1"
     assert copy.supplier_invoices._client is copy
+
+
+# -- 428 (strong customer authentication) and trace ids ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"X-Qonto-Sca-Session-Token": "sca-123"}, {"code": "sca_required", "message": "SCA"}),
+        ({}, {"sca_session_token": "sca-123"}),
+        (
+            {},
+            {
+                "errors": [
+                    {
+                        "code": "sca_required",
+                        "detail": "x",
+                        "meta": {"sca_session_token": "sca-123"},
+                    }
+                ]
+            },
+        ),
+    ],
+)
+async def test_428_is_its_own_error_with_the_sca_session_token(
+    api: respx.MockRouter, client: QontoClient, headers: dict[str, str], body: dict[str, Any]
+) -> None:
+    route = api.get(f"{LIST}/{SEED_ID}").respond(428, headers=headers, json=body)
+    with pytest.raises(StrongCustomerAuthenticationError) as caught:
+        await client.supplier_invoices.get(SEED_ID)
+    error = caught.value
+    assert isinstance(error, APIStatusError)
+    assert error.status_code == 428
+    assert error.sca_session_token == "sca-123"
+    assert "sca-123" not in str(error)
+    assert route.call_count == 1  # nothing to retry: a person has to approve first
+
+
+async def test_428_without_a_token(api: respx.MockRouter, client: QontoClient) -> None:
+    body = {"code": "sca_not_enrolled", "message": "enrol first"}
+    api.get(f"{LIST}/{SEED_ID}").respond(428, json=body)
+    with pytest.raises(StrongCustomerAuthenticationError) as caught:
+        await client.supplier_invoices.get(SEED_ID)
+    assert caught.value.sca_session_token is None
+    assert "enrol first" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": "not_found", "message": "no such invoice", "trace_id": "tr-42"},
+        {"errors": [{"code": "not_found", "detail": "no such invoice"}], "trace_id": "tr-42"},
+        {
+            "errors": [{"code": "not_found", "detail": "no such invoice"}],
+            "meta": {"trace_id": "tr-42"},
+        },
+        {"message": "no such invoice", "trace_id": "tr-42"},
+    ],
+)
+async def test_a_trace_id_in_the_error_body_is_kept(
+    api: respx.MockRouter, client: QontoClient, body: dict[str, Any]
+) -> None:
+    api.get(f"{LIST}/{SEED_ID}").respond(404, json=body)
+    with pytest.raises(NotFoundError) as caught:
+        await client.supplier_invoices.get(SEED_ID)
+    assert caught.value.body.trace_id == "tr-42"
+    assert caught.value.request_id == "tr-42"  # no request id header: the trace id stands in
+    assert "tr-42" in str(caught.value)

@@ -52,7 +52,8 @@ class ErrorBody:
             ``empty``.
         title: The headline message, if the body has one.
         details: Every individual problem the body lists.
-        trace_id: A server trace id found in the body (ProblemDetails ``traceId``).
+        trace_id: A server trace id found in the body (ProblemDetails ``traceId``, Qonto's
+            ``trace_id``, at the top level or in ``meta``).
         raw: The body as text, exactly as received (nothing is lost).
         data: The decoded JSON value, when the body was JSON.
     """
@@ -140,8 +141,19 @@ def _scrub(value: Any, redact: Callable[[str], str]) -> Any:
     return value
 
 
+def _trace_id(data: Mapping[str, Any]) -> str | None:
+    meta = data.get("meta")
+    for place in (data, meta if isinstance(meta, Mapping) else {}):
+        for name in ("trace_id", "traceId"):
+            value = place.get(name)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+                return str(value)
+    return None
+
+
 def _parse_mapping(data: Mapping[str, Any], text: str) -> ErrorBody:
     errors = data.get("errors")
+    trace_id = _trace_id(data)
     # Qonto: {"errors": [{"code", "detail", "source": {"pointer"|"parameter"}}]}
     if isinstance(errors, Sequence) and not isinstance(errors, str):
         details = []
@@ -162,6 +174,7 @@ def _parse_mapping(data: Mapping[str, Any], text: str) -> ErrorBody:
             format="qonto",
             title=str(message) if message else None,
             details=tuple(details),
+            trace_id=trace_id,
             raw=text,
             data=data,
         )
@@ -179,19 +192,20 @@ def _parse_mapping(data: Mapping[str, Any], text: str) -> ErrorBody:
         detail = data.get("detail")
         if detail and not details:
             details.append(ErrorDetail(message=str(detail)))
-        trace = data.get("traceId")
         title = data.get("title")
         return ErrorBody(
             format="problem_details",
             title=str(title) if title is not None else None,
             details=tuple(details),
-            trace_id=str(trace) if trace is not None else None,
+            trace_id=trace_id,
             raw=text,
             data=data,
         )
     # Azure API Management: {"statusCode": 401, "message": "Access denied ..."}
     if "statusCode" in data and "message" in data:
-        return ErrorBody(format="apim", title=str(data["message"]), raw=text, data=data)
+        return ErrorBody(
+            format="apim", title=str(data["message"]), trace_id=trace_id, raw=text, data=data
+        )
     # Flat {"code", "message"} (seen on some Qonto endpoints) or {"message"}
     message = data.get("message") or data.get("error_description") or data.get("error")
     if message is not None:
@@ -200,7 +214,8 @@ def _parse_mapping(data: Mapping[str, Any], text: str) -> ErrorBody:
             format="json",
             title=str(message),
             details=(ErrorDetail(message=str(message), code=str(code)),) if code else (),
+            trace_id=trace_id,
             raw=text,
             data=data,
         )
-    return ErrorBody(format="json", raw=text, data=data)
+    return ErrorBody(format="json", trace_id=trace_id, raw=text, data=data)

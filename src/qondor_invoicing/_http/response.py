@@ -7,7 +7,7 @@ import contextvars
 import functools
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, Generic, TypeVar
 
 import attrs
@@ -20,6 +20,7 @@ from ..errors import (
     APITimeoutError,
     RateLimitError,
     ResponseValidationError,
+    StrongCustomerAuthenticationError,
     UnexpectedRedirectError,
     status_error_class,
 )
@@ -285,7 +286,33 @@ def status_error(
         message += f" (request id {request_id})"
     if cls is RateLimitError:
         return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
+    if cls is StrongCustomerAuthenticationError:
+        token = headers.get(SCA_TOKEN_HEADER) or sca_session_token(body.data)
+        if token:  # kept on the error, out of its text (and so of logs)
+            message = message.replace(token, "**********")
+        return StrongCustomerAuthenticationError(message, sca_session_token=token, **kwargs)
     return cls(message, **kwargs)
+
+
+SCA_TOKEN_HEADER: Final = "x-qonto-sca-session-token"
+
+
+def sca_session_token(data: Any) -> str | None:
+    """The ``sca_session_token`` of a 428 body: at its top level, in its ``meta``, or in an
+    item of its ``errors`` list (or that item's ``meta``)."""
+    if not isinstance(data, Mapping):
+        return None
+    places: list[Any] = [data, data.get("meta")]
+    errors = data.get("errors")
+    if isinstance(errors, list):
+        for item in errors:
+            places.extend([item, item.get("meta") if isinstance(item, Mapping) else None])
+    for place in places:
+        if isinstance(place, Mapping):
+            token = place.get("sca_session_token")
+            if isinstance(token, str) and token:
+                return token
+    return None
 
 
 def connection_error(

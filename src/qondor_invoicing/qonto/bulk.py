@@ -122,8 +122,11 @@ class BulkItemError:
             ``file_too_large`` (over the request limit; not sent), ``file_unreadable``,
             ``empty_file``, ``request_failed`` (the whole request failed; see
             ``exception``), ``not_sent`` (an earlier request failed in a way every request
-            would) and ``missing_result`` (the answer mentioned neither an invoice nor an
-            error for it; retrying is safe thanks to the idempotency key).
+            would), ``unpaired_error`` (the answer holds errors naming no file and this
+            file got no invoice: one of them may be its; ``detail`` lists them) and
+            ``missing_result`` (the answer mentioned neither an invoice nor an error for
+            it, and held no unpaired error; retrying is safe thanks to the idempotency
+            key).
         detail: The message.
         pointer: Qonto's JSON pointer to the item, if any.
         exception: The exception behind ``request_failed`` / ``not_sent``.
@@ -195,6 +198,12 @@ class BulkCreateResult(RequestIdSlot):
         return tuple(result)
 
     @property
+    def duplicates(self) -> tuple[BulkItemResult, ...]:
+        """Inputs not sent because an earlier input of the call had the same key (the same
+        content, unless you gave keys): each shares that input's outcome."""
+        return tuple(item for item in self.items if item.duplicate_of is not None)
+
+    @property
     def failed(self) -> tuple[BulkItemResult, ...]:
         """The inputs that did not produce an invoice."""
         return tuple(item for item in self.items if not item.ok)
@@ -211,11 +220,18 @@ class BulkCreateResult(RequestIdSlot):
                 item.index,
                 item.filename or "",
                 item.invoice.id if item.invoice else "",
-                f"{item.error.code}: {item.error.detail}" if item.error else "",
+                (
+                    f"duplicate of #{item.duplicate_of}, not sent; "
+                    if item.duplicate_of is not None
+                    else ""
+                )
+                + (f"{item.error.code}: {item.error.detail}" if item.error else ""),
             )
             for item in self.items
         ]
         head = f"{len(self.created)} created, {len(self.failed)} failed, {self.requests} requests"
+        if self.duplicates:
+            head += f", {len(self.duplicates)} duplicate(s) not sent"
         return head + "\n" + text_table(("#", "file", "invoice", "error"), rows)
 
 
@@ -340,7 +356,33 @@ def validate_inputs(files: Iterable[FileInput]) -> list[SupplierInvoiceUpload | 
     return [_normalise(i, item) for i, item in enumerate(files)]
 
 
-def prepare(index: int, item: SupplierInvoiceUpload | Path, budget: int) -> Prepared:
+def validate_keys(
+    inputs: Sequence[SupplierInvoiceUpload | Path], keys: Sequence[str | None] | None
+) -> list[str | None]:
+    """Check the caller's idempotency keys: one per input (``None``: derive it)."""
+    if keys is None:
+        return [None] * len(inputs)
+    if isinstance(keys, str) or not isinstance(keys, Sequence):
+        raise InvalidInputError("idempotency_keys", "must be a sequence of str or None")
+    if len(keys) != len(inputs):
+        raise InvalidInputError(
+            "idempotency_keys", f"has {len(keys)} keys for {len(inputs)} files", value=len(keys)
+        )
+    for i, (item, key) in enumerate(zip(inputs, keys, strict=True)):
+        if key is None:
+            continue
+        _check_key(key)
+        own = item.idempotency_key if isinstance(item, SupplierInvoiceUpload) else None
+        if own is not None and own != key:
+            raise InvalidInputError(
+                f"idempotency_keys[{i}]", "differs from the key of the upload it belongs to"
+            )
+    return list(keys)
+
+
+def prepare(
+    index: int, item: SupplierInvoiceUpload | Path, budget: int, key: str | None = None
+) -> Prepared:
     """Read one input and build its parts; oversize or unreadable inputs become errors.
 
     Args:
@@ -348,6 +390,7 @@ def prepare(index: int, item: SupplierInvoiceUpload | Path, budget: int) -> Prep
         item: The input.
         budget: The most bytes its parts may take (the request limit minus the request-wide
             fields).
+        key: The caller's idempotency key for it, if any.
     """
     if isinstance(item, Path):
         filename = item.name
@@ -358,9 +401,9 @@ def prepare(index: int, item: SupplierInvoiceUpload | Path, budget: int) -> Prep
             content = item.read_bytes()
         except OSError as exc:
             return _failed(index, filename, "file_unreadable", f"cannot read {item}: {exc}")
-        upload = SupplierInvoiceUpload(filename=filename, content=content)
+        upload = SupplierInvoiceUpload(filename=filename, content=content, idempotency_key=key)
     else:
-        upload = item
+        upload = item if key is None else attrs.evolve(item, idempotency_key=key)
     if upload.attachment_id is not None:
         key = upload.idempotency_key or str(
             uuid.uuid5(IDEMPOTENCY_NAMESPACE, "attachment:" + upload.attachment_id)
@@ -412,8 +455,32 @@ def _failed(index: int, filename: str, code: str, detail: str) -> Prepared:
     )
 
 
-_KEY_POINTER = re.compile(r"/supplier_invoices/idempotency_key/(?P<key>[^/]+)")
-_INDEX_POINTER = re.compile(r"/supplier_invoices/(?P<index>\d+)(?:/|$)")
+_POINTER_SEGMENTS = re.compile(r"[^/\[\].]+")
+_KEY_SEGMENTS = frozenset({"idempotency_key", "idempotency_keys"})
+
+
+def pointer_target(
+    pointer: str, chunk: Sequence[Prepared], by_key: Mapping[str, Prepared]
+) -> Prepared | None:
+    """The input of ``chunk`` an error pointer names, or ``None``.
+
+    Every spelling seen or plausible is understood: a JSON pointer (``/data/0/file``,
+    ``/data/0``, ``/files/0``, ``/supplier_invoices/0/file``), the form-field spelling
+    (``data[0]``, ``supplier_invoices[0][file]``) and the idempotency key
+    (``/supplier_invoices/idempotency_key/<key>``, or the key alone). A position counts
+    from the first file of the request.
+    """
+    if pointer in by_key:
+        return by_key[pointer]
+    segments = _POINTER_SEGMENTS.findall(pointer)
+    for i, segment in enumerate(segments):
+        if segment in _KEY_SEGMENTS and i + 1 < len(segments):
+            return by_key.get(segments[i + 1])
+    for segment in segments:
+        if segment.isdigit():
+            position = int(segment)
+            return chunk[position] if position < len(chunk) else None
+    return None
 
 
 def _error_from(data: Any) -> BulkItemError:
@@ -434,9 +501,11 @@ def pair(
 ) -> tuple[dict[int, SupplierInvoice | BulkItemError], list[SupplierInvoice], list[BulkItemError]]:
     """Pair a chunk's inputs with the invoices and errors of its answer.
 
-    Errors are paired by the idempotency key or the position in their pointer; invoices by
+    Errors are paired by the input their pointer names (see `pointer_target`); invoices by
     an ``idempotency_key`` field if the server echoes one, then by file name when it is
-    unique, then in order (the server answers in request order).
+    unique, then in order (the server answers in request order) unless errors naming no
+    file make the order meaningless. Inputs left without an outcome while such errors
+    exist get an ``unpaired_error`` error listing them: one of them may be theirs.
 
     Returns:
         The outcome per input index, the invoices and the errors left unpaired.
@@ -446,15 +515,7 @@ def pair(
     unmatched_errors: list[BulkItemError] = []
     for raw in raw_errors:
         error = _error_from(raw)
-        target: Prepared | None = None
-        if error.pointer:
-            m = _KEY_POINTER.search(error.pointer)
-            if m is not None:
-                target = by_key.get(m["key"])
-            else:
-                m = _INDEX_POINTER.search(error.pointer)
-                if m is not None and int(m["index"]) < len(chunk):
-                    target = chunk[int(m["index"])]
+        target = pointer_target(error.pointer, chunk, by_key) if error.pointer else None
         if target is not None and target.index not in outcome:
             outcome[target.index] = error
         else:
@@ -484,11 +545,26 @@ def pair(
                 still.append(invoice)
         left = still
 
-    while left and waiting:
-        outcome[waiting.pop(0).index] = left.pop(0)
-
-    if len(unmatched_errors) == len(waiting) == 1:
+    if len(unmatched_errors) == len(waiting) == 1 and not left:
         outcome[waiting.pop().index] = unmatched_errors.pop()
+    if not unmatched_errors:
+        while left and waiting:
+            outcome[waiting.pop(0).index] = left.pop(0)
+    elif waiting:
+        # Which file each error concerns is unknown: every waiting file may have failed.
+        listed = "; ".join(
+            f"{e.code}: {e.detail}" if e.detail else e.code for e in unmatched_errors
+        )
+        created = f", and {len(left)} invoice(s) were created for some of them" if left else ""
+        for p in waiting:
+            outcome[p.index] = BulkItemError(
+                code="unpaired_error",
+                detail=f"the answer reports {len(unmatched_errors)} error(s) without saying "
+                f"which of {len(waiting)} file(s) they concern{created}; this file may have "
+                f"failed with: {listed}",
+                pointer=unmatched_errors[0].pointer if len(unmatched_errors) == 1 else None,
+            )
+        waiting = []
     return outcome, left, unmatched_errors
 
 
@@ -503,10 +579,12 @@ async def create(
     meta: Mapping[str, Any] | None,
     skip_attachment_matcher: bool,
     timeout: TimeoutTypes | NotGiven,
+    idempotency_keys: Sequence[str | None] | None = None,
 ) -> BulkCreateResult:
     """Send ``files`` in as few bulk requests as the limits allow and pair every input with
     its outcome (what ``supplier_invoices.bulk_create`` does; see there)."""
     inputs = validate_inputs(files)
+    keys = validate_keys(inputs, idempotency_keys)
     common = top_level_parts(
         validate_source(source),
         validate_meta(meta),
@@ -570,7 +648,7 @@ async def create(
             outcome[p.index] = _item(p, result)
 
     for index, item in enumerate(inputs):
-        prepared = prepare(index, item, budget)
+        prepared = prepare(index, item, budget, keys[index])
         if prepared.error is not None:
             outcome[index] = _item(prepared, prepared.error)
             continue

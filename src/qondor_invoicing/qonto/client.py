@@ -8,7 +8,7 @@ again and the change is sent again only if it did not happen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final, TypeVar
 
@@ -499,6 +499,7 @@ class SupplierInvoices(Resource):
         source: str | None = None,
         meta: Mapping[str, Any] | None = None,
         skip_attachment_matcher: bool = False,
+        idempotency_keys: Sequence[str | None] | None = None,
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
     ) -> _bulk.BulkCreateResult:
         """Create supplier invoices from files (``POST /v2/supplier_invoices/bulk``).
@@ -519,6 +520,10 @@ class SupplierInvoices(Resource):
             meta: Integration metadata, e.g. ``{"integration_type": "dropbox"}``
                 (sent as a JSON string).
             skip_attachment_matcher: Do not match the invoices to transactions.
+            idempotency_keys: Your own key per input, in the order of ``files`` (``None``
+                entries keep the derived key). Inputs sharing a key are sent once (the
+                later ones are reported as `BulkCreateResult.duplicates`): give distinct
+                keys to upload the same file twice on purpose.
             timeout: Timeout of each request.
 
         Returns:
@@ -536,6 +541,7 @@ class SupplierInvoices(Resource):
             meta=meta,
             skip_attachment_matcher=skip_attachment_matcher,
             timeout=timeout,
+            idempotency_keys=idempotency_keys,
         )
 
     # -- internals ---------------------------------------------------------------------
