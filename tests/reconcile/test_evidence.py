@@ -16,7 +16,7 @@ import anyio.lowlevel
 import httpx
 import pytest
 
-from qondor_invoicing import RetryPolicy
+from qondor_invoicing import ResponseValidationError, RetryPolicy
 from qondor_invoicing.qondor import Invoice, InvoiceAction, InvoiceKind, InvoiceState, QondorClient
 from qondor_invoicing.reconcile.finance import InMemoryFinanceSystem
 from qondor_invoicing.reconcile.journal import (
@@ -387,6 +387,39 @@ async def test_a_failed_read_of_one_payment_skips_it_not_the_run() -> None:
     }
     skip = next(s for s in plan if isinstance(s, Skip))
     assert "ResponseValidationError" in skip.reason
+
+
+def _maintenance_on_the_queue(times: int) -> Callable[[httpx.Request], Awaitable[Any]]:
+    left = [times]
+
+    async def answer(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/GetAllUnprocessedInvoices") and left[0] > 0:
+            left[0] -= 1
+            return httpx.Response(200, text="<html>down for maintenance</html>")
+        return None
+
+    return answer
+
+
+async def test_a_maintenance_page_on_the_queue_is_retried_and_the_run_goes_on() -> None:
+    fake = FakeQondor(rate_limit=None)
+    queue = Queue(fake, valid=3, invalid=1)
+    finance = queue.finance(Interrupt())
+    async with client(fake, Interrupt(), answer=_maintenance_on_the_queue(2)) as qondor:
+        report = await Reconciler(qondor, finance=finance, journal=MemoryJournal()).run()
+    assert report.ok
+    assert sorted(finance.bookings) == sorted(queue.valid)
+
+
+async def test_a_queue_that_stays_a_maintenance_page_is_a_typed_error() -> None:
+    fake = FakeQondor(rate_limit=None)
+    queue = Queue(fake, valid=2, invalid=0)
+    finance = queue.finance(Interrupt())
+    answer = _maintenance_on_the_queue(100)
+    async with client(fake, Interrupt(), answer=answer, max_retries=2) as qondor:
+        with pytest.raises(ResponseValidationError):
+            await Reconciler(qondor, finance=finance, journal=MemoryJournal()).plan()
+    assert finance.bookings == {}
 
 
 class BrokenJournal(MemoryJournal):
