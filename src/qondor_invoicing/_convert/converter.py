@@ -75,7 +75,13 @@ class _Converter(cattrs.Converter):
         fast = self._fast
         if fast is None:
             fast = self.copy(detailed_validation=False)
-            add_fast_hooks(fast, self.naming, self.strict)
+            add_fast_hooks(
+                fast,
+                self.naming,
+                self.strict,
+                detailed=self,
+                keep_incidental=_keep_incidental,
+            )
             self._fast = fast
         return fast
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
+from . import lazy
 from .wire import (
     EXTRA_FIELD,
     SHORTHAND_ATTRIBUTE,
@@ -31,6 +32,7 @@ from .wire import (
     _structure_int,
     _structure_str,
     array_items,
+    is_essential,
     json_type,
     parse_date,
     parse_datetime,
@@ -96,7 +98,22 @@ def _homogeneous_tuple_arg(type_: Any) -> Any:
     return args[0] if len(args) == 2 and args[1] is Ellipsis else None
 
 
-def add_fast_hooks(conv: cattrs.Converter, naming: Naming | None, strict: bool) -> None:
+def add_fast_hooks(
+    conv: cattrs.Converter,
+    naming: Naming | None,
+    strict: bool,
+    *,
+    detailed: cattrs.Converter | None = None,
+    keep_incidental: Callable[..., None] | None = None,
+) -> None:
+    """Register the fast twin's hooks on ``conv``.
+
+    With ``detailed`` (the lenient converter ``conv`` is the twin of) and its
+    ``keep_incidental``, incidental fields holding models are built on first access
+    (see `lazy`).
+    """
+    deferral = (detailed, keep_incidental) if detailed is not None and keep_incidental else None
+
     def optional_hook(type_: Any) -> Callable[[Any, Any], Any]:
         inner = _optional_arg(type_)
         hook = conv.get_structure_hook(inner)
@@ -152,7 +169,7 @@ def add_fast_hooks(conv: cattrs.Converter, naming: Naming | None, strict: bool) 
         # The strict twin keeps cattrs' functions: it serves tests, not throughput.
         conv.register_structure_hook_factory(
             lambda t: isinstance(t, type) and attrs.has(t) and not getattr(t, "__parameters__", ()),
-            lambda cls: _fast_model_hook(cls, conv, naming),
+            lambda cls: _fast_model_hook(cls, conv, naming, deferral),
         )
 
 
@@ -238,8 +255,30 @@ def _settable_directly(cls: type[Any], fields: Sequence[attrs.Attribute[Any]]) -
     return True
 
 
+# The functions `_fast_model_hook` generated (their models can be built lazily).
+_GENERATED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _deferred_type(field: attrs.Attribute[Any], conv: cattrs.Converter) -> type | None:
+    """The JSON type (``list`` or ``dict``) whose values of an incidental field holding
+    models (``tuple[Model, ...] | None`` or ``Model | None``) are built on first access;
+    ``None`` for a field that is built at once."""
+    if field.name == EXTRA_FIELD or field.default is not None or is_essential(field):
+        return None
+    inner = _optional_arg(field.type)
+    if inner is None:
+        return None
+    item = _homogeneous_tuple_arg(inner)
+    if item is not None:
+        return list if conv.get_structure_hook(item) in _GENERATED else None
+    return dict if conv.get_structure_hook(inner) in _GENERATED else None
+
+
 def _fast_model_hook(
-    cls: type[Any], conv: cattrs.Converter, naming: Naming
+    cls: type[Any],
+    conv: cattrs.Converter,
+    naming: Naming,
+    deferral: tuple[cattrs.Converter, Callable[..., None]] | None = None,
 ) -> Callable[[Any, Any], Any]:
     """Generate a function structuring a wire object into the attrs class ``cls``.
 
@@ -267,7 +306,16 @@ def _fast_model_hook(
     slots: list[str] = []
     known: set[str] = set()
     extra: str | None = None  # the local holding the ``extra`` field
-    for i, field in enumerate(attrs.fields(cls)):
+    fields = attrs.fields(cls)
+    direct = _settable_directly(cls, fields)
+    deferred: dict[str, tuple[str, type, Any, Any, Any, Any]] = {}
+    can_defer = (
+        deferral is not None
+        and direct
+        and any(f.name == EXTRA_FIELD for f in fields)
+        and lazy.can_install(cls, naming)
+    )
+    for i, field in enumerate(fields):
         if not field.init:
             continue
         default = field.default
@@ -282,7 +330,9 @@ def _fast_model_hook(
         else:
             default_expr = ""
         arguments.append(f"{field.alias}=a{i}")
-        slots.append(f"    _set(self, {field.name!r}, a{i})")
+        slots.append(f"    _s{i}(self, a{i})")
+        if direct:
+            namespace[f"_s{i}"] = lazy.member_setter(cls, field.name)
         if field.name == EXTRA_FIELD:
             extra = f"a{i}"
             extra_expr = default_expr or "{}"
@@ -294,7 +344,22 @@ def _fast_model_hook(
         test, convert = _conversion(i, conv.get_structure_hook(value_type), value_type, namespace)
         if inner is not None:
             test = f"v is not None and {test}" if test else "v is not None"
-        if not default_expr:
+        raw_type = _deferred_type(field, conv) if can_defer else None
+        if raw_type is not None:
+            # Kept as received; built on first access (see `lazy`).
+            assert deferral is not None
+            namespace[f"_r{i}"] = raw_type
+            deferred[field.name] = (
+                wire,
+                raw_type,
+                None,
+                conv.get_structure_hook(field.type),
+                deferral[0].get_structure_hook(field.type),
+                field.type,
+            )
+            lines.append(f"    v = o.get({wire!r})")
+            lines.append(f"    a{i} = v if type(v) is _r{i} else {convert} if {test} else v")
+        elif not default_expr:
             lines.append(f"    v = o[{wire!r}]")
             lines.append(
                 f"    a{i} = {convert} if {test} else v" if test else f"    a{i} = {convert}"
@@ -323,16 +388,19 @@ def _fast_model_hook(
             "    else:",
             f"        {extra} = {{k: x for k, x in o.items() if k not in _known}}",
         ]
-    if _settable_directly(cls, attrs.fields(cls)):
+    if direct:
         # What the generated __init__ would do, without binding keywords or converting
-        # values that are already converted.
+        # values that are already converted: each slot written by its own descriptor.
         namespace["_new"] = object.__new__
-        namespace["_set"] = object.__setattr__
         lines += ["    self = _new(_cls)", *slots, "    return self"]
     else:
         lines.append(f"    return _cls({', '.join(arguments)})")
+    if deferred:
+        assert deferral is not None
+        lazy.install(cls, deferred, EXTRA_FIELD, deferral[1], naming)
     exec(compile("\n".join(lines), f"<fast structure {cls.__qualname__}>", "exec"), namespace)
     function: Callable[[Any, Any], Any] = namespace["structure"]
+    _GENERATED.add(function)
     return function
 
 
