@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from qondor_invoicing import ResponseValidationError
 from qondor_invoicing._convert import (
     ESSENTIAL,
+    MAX_FRACTION_DIGITS,
+    MAX_INTEGER_DIGITS,
     OpenStrEnum,
     camel_case,
     make_converter,
@@ -847,3 +849,33 @@ def test_fast_twin_runs_validators_and_unknown_converters() -> None:
     built = conv.fast().structure({"amount": "1.50", "tags": ["a"]}, Normalised)
     assert built == Normalised(amount=Decimal("1.50"), tags=("a",))
     assert conv.fast().structure({}, Normalised) == Normalised()
+
+
+def _bounded_by_quantizing(value: Decimal) -> bool:
+    # The rule as first written, without the text shortcut.
+    from qondor_invoicing._convert.wire import _BOUNDS_CONTEXT, _QUANTUM
+
+    adjusted = value.adjusted()
+    return (
+        -MAX_FRACTION_DIGITS <= adjusted < MAX_INTEGER_DIGITS
+        and value.quantize(_QUANTUM, context=_BOUNDS_CONTEXT) == value
+    )
+
+
+@settings(max_examples=2000)
+@given(
+    digits=st.integers(min_value=0, max_value=10**22),
+    exponent=st.integers(min_value=-12, max_value=8),
+    negative=st.booleans(),
+    as_text=st.booleans(),
+)
+def test_decimal_bounds_shortcut_agrees_with_quantizing(
+    digits: int, exponent: int, negative: bool, as_text: bool
+) -> None:
+    value = Decimal((int(negative), tuple(int(c) for c in str(digits)), exponent))
+    try:
+        parse_decimal(str(value) if as_text else value)
+        accepted = True
+    except ValueError:
+        accepted = False
+    assert accepted == _bounded_by_quantizing(value), value

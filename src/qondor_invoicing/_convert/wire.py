@@ -164,6 +164,16 @@ def _bounded(result: Decimal, value: Any) -> Decimal:
     adjusted = result.adjusted()
     if adjusted >= MAX_INTEGER_DIGITS:
         raise WireValueError(f"more than {MAX_INTEGER_DIGITS} integer digits: {_short(value)}")
+    if type(value) is int:
+        return result  # no fraction
+    # The common shape, told by the text (several times cheaper than quantizing): no
+    # exponent and at most MAX_FRACTION_DIGITS digits after the point (then the value is
+    # 0 or at least 10**-MAX_FRACTION_DIGITS). Other forms take the exact test below.
+    text = str(result)
+    if "E" not in text:
+        dot = text.find(".")
+        if dot < 0 or len(text) - dot - 1 <= MAX_FRACTION_DIGITS:
+            return result
     if (
         adjusted < -MAX_FRACTION_DIGITS
         or result.quantize(_QUANTUM, context=_BOUNDS_CONTEXT) != result
