@@ -4,7 +4,7 @@ from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth, HeaderAuth
 from .client import BaseClient, Resource
 from .core import DEADLINE_FACTOR, HTTPCore, logger
-from .limits import RateLimiter
+from .limits import Limiter, RateLimiter
 from .options import DEFAULT_MAX_RESPONSE_BYTES
 from .redact import Redactor
 from .response import APIResponse
@@ -22,6 +22,7 @@ __all__ = [
     "HTTPCore",
     "HeaderAuth",
     "NotGiven",
+    "Limiter",
     "RateLimiter",
     "Redactor",
     "Resource",

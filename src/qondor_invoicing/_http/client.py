@@ -11,7 +11,7 @@ import attrs
 from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from .auth import Auth
 from .core import HTTPCore
-from .limits import RateLimiter
+from .limits import Limiter, RateLimiter
 from .options import ClientOptions
 from .retry import RetryPolicy
 
@@ -77,7 +77,13 @@ class BaseClient:
             options,
             auth=settings.auth,
             api_name=settings.api_name,
-            rate_limiter=settings.rate_limiter(rate) if rate and share_with is None else None,
+            rate_limiter=(
+                None
+                if not rate or share_with is not None
+                else rate
+                if isinstance(rate, Limiter)
+                else settings.rate_limiter(rate)
+            ),
             non_json_hint=settings.non_json_hint,
             share_with=share_with,
         )

@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth
-from .limits import RateLimiter
+from .limits import Limiter
 from .options import ClientOptions
 from .redact import Masked, Redactor
 from .response import APIResponse, connection_error, decode_success, request_id, status_error
@@ -93,7 +93,7 @@ class _Shared:
     """What every copy made by ``with_options`` shares: the connection pool and the limits."""
 
     http_client: httpx.AsyncClient
-    rate_limiter: RateLimiter | None
+    rate_limiter: Limiter | None
     max_concurrency: int | None
     concurrency: anyio.CapacityLimiter | None = None
     closed: bool = False
@@ -137,7 +137,7 @@ class HTTPCore:
         auth: Supplies the credential headers.
         api_name: Name used in log lines (``"qondor"``, ``"qonto"``).
         rate_limiter: The client-side rate limiter (each API builds its own kind from
-            ``options.rate_limit``), or ``None``.
+            ``options.rate_limit``, or uses the `Limiter` given there), or ``None``.
         non_json_hint: A sentence appended to the error raised for a non-JSON 2xx body.
         share_with: Another core whose connection pool and limits this one shares (and
             never closes): how ``with_options`` copies are built.
@@ -154,7 +154,7 @@ class HTTPCore:
         *,
         auth: Auth,
         api_name: str,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: Limiter | None = None,
         non_json_hint: str | None = None,
         share_with: HTTPCore | None = None,
     ) -> None:
@@ -223,7 +223,7 @@ class HTTPCore:
         return self._shared.http_client
 
     @property
-    def rate_limiter(self) -> RateLimiter | None:
+    def rate_limiter(self) -> Limiter | None:
         """The shared client-side rate limiter, if any."""
         return self._shared.rate_limiter
 

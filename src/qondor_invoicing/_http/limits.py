@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
 
 import anyio
 
-__all__ = ["RateLimiter", "SlidingWindowLimiter"]
+__all__ = ["Limiter", "RateLimiter", "SlidingWindowLimiter"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """What a client needs of a rate limiter: ``await acquire()`` before each request.
+
+    `RateLimiter` and `SlidingWindowLimiter` limit one process; a limiter shared by several
+    processes (``qondor_invoicing.reconcile.PostgresRateLimiter``) implements the same.
+    """
+
+    async def acquire(self) -> None:
+        """Wait until one request may be sent."""
+        ...
 
 
 class RateLimiter:

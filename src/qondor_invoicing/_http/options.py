@@ -12,6 +12,7 @@ import httpx
 
 from ..errors import ConfigurationError
 from ._types import NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
+from .limits import Limiter
 from .retry import RetryPolicy
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientOptions", "check_base_url", "is_loopback"]
@@ -93,8 +94,12 @@ def _headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})
 
 
-def _check_rate_limit(instance: Any, attribute: Any, value: float | None) -> None:
-    if value is not None and (isinstance(value, bool) or not value > 0):
+def _check_rate_limit(instance: Any, attribute: Any, value: float | Limiter | None) -> None:
+    if isinstance(value, Limiter):
+        return
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+    ):
         raise ConfigurationError("rate_limit must be > 0 (or None to disable it)")
 
 
@@ -127,7 +132,8 @@ class ClientOptions:
         timeout: Default timeout; ``NOT_GIVEN`` uses 30 s (10 s to connect), or the
             injected client's own timeout. ``None`` disables timeouts.
         retry_policy: How failures are retried.
-        rate_limit: Most requests per second this client sends, or ``None``.
+        rate_limit: Most requests per second this client sends, a `Limiter` to use (e.g.
+            one shared by several processes), or ``None``.
         max_concurrency: Most requests in flight at once, or ``None``.
         http_client: An ``httpx.AsyncClient`` to use instead of creating one.
         transport: An ``httpx`` transport for the client the library creates.
@@ -146,7 +152,7 @@ class ClientOptions:
     base_url: str = attrs.field(converter=check_base_url)
     timeout: TimeoutTypes | NotGiven = NOT_GIVEN
     retry_policy: RetryPolicy = attrs.field(factory=RetryPolicy)
-    rate_limit: float | None = attrs.field(default=None, validator=_check_rate_limit)
+    rate_limit: float | Limiter | None = attrs.field(default=None, validator=_check_rate_limit)
     max_concurrency: int | None = attrs.field(default=None, validator=_check_concurrency)
     http_client: httpx.AsyncClient | None = None
     transport: httpx.AsyncBaseTransport | None = None
@@ -171,7 +177,7 @@ class ClientOptions:
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         retry_policy: RetryPolicy | None = None,
         max_retries: int | None = None,
-        rate_limit: float | None = None,
+        rate_limit: float | Limiter | None = None,
         max_concurrency: int | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,

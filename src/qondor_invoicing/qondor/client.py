@@ -27,7 +27,7 @@ from .._http import (
 from .._http.auth import check_credential
 from .._http.changes import Verdict, send_confirmed
 from .._http.client import ClientSettings
-from .._http.limits import SlidingWindowLimiter
+from .._http.limits import Limiter, SlidingWindowLimiter
 from .._http.options import DEFAULT_MAX_RESPONSE_BYTES, ClientOptions
 from .._http.raw import RawResponses, raw_response
 from .._http.response import stamp
@@ -145,7 +145,9 @@ class QondorClient(BaseClient):
         max_retries: Shortcut: the retry policy with only its retry count changed.
         rate_limit: Most requests per second (Qondor allows 10), spaced evenly so that
             Qondor's window is never exceeded (a sliding window of 100 ms slices, 5 %
-            wider than the rate for pauses and network jitter); ``None`` disables.
+            wider than the rate for pauses and network jitter); ``None`` disables. Or a
+            `Limiter` to use instead, e.g. a ``PostgresRateLimiter`` that several worker
+            processes share (Qondor's limit is per API key, not per process).
         max_concurrency: Most requests in flight at once.
         http_client: An ``httpx.AsyncClient`` to use (it stays yours to close).
         transport: An ``httpx`` transport, e.g. ``FakeQondor().transport``.
@@ -179,7 +181,7 @@ class QondorClient(BaseClient):
         timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         retry_policy: RetryPolicy | None = None,
         max_retries: int | None = None,
-        rate_limit: float | None = 10.0,
+        rate_limit: float | Limiter | None = 10.0,
         max_concurrency: int | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,

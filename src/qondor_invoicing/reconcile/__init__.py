@@ -39,6 +39,7 @@ from .plan import StepKind as StepKind
 from .plan import StepResult as StepResult
 from .plan import StepStatus as StepStatus
 from .postgres import PostgresJournal as PostgresJournal
+from .postgres_limiter import PostgresRateLimiter as PostgresRateLimiter
 from .reconciler import Progress as Progress
 from .reconciler import ReconcileAbortedError as ReconcileAbortedError
 from .reconciler import ReconcilePolicy as ReconcilePolicy
@@ -79,6 +80,7 @@ __all__ = [
     "MemoryJournal",
     "Plan",
     "PostgresJournal",
+    "PostgresRateLimiter",
     "Problem",
     "Progress",
     "ReconcileAbortedError",
