@@ -179,7 +179,7 @@ def test_four_processes_share_the_rate_and_a_survivor_takes_it_all(
     statuses: dict[Any, int] = {}
     for r in fake.requests:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    print(f"\n4 processes: {together / 3.0:.2f} req/s; survivor: {alone / 2.0:.2f} req/s; {statuses}")
+    print(f"\n4 processes: {together / 3:.2f}/s; survivor: {alone / 2:.2f}/s; {statuses}")
     assert survivor_alive
     assert statuses.get(429, 0) == 0, statuses
     assert together >= 0.9 * RATE * 3.0
