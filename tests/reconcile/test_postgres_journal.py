@@ -312,14 +312,22 @@ async def test_dropped_connections_are_replaced(pg_dsn: str, pg_schema: str) -> 
                 "WHERE application_name = 'qondor-test-drop'"
             ).fetchone()
         assert killed == (1,)
-        # The call on the dead connection fails as a JournalError (never half-applied)...
-        with pytest.raises(JournalError, match="PostgreSQL journal failed") as info:
-            await j.claim("1", "w1", 60)
-        # psycopg's error is not kept: its text may quote the connection string.
-        assert info.value.__cause__ is None
-        assert info.value.__context__ is None
-        # ...and the next one gets a new connection.
+        # The call on the dead connection runs again on a new one.
         assert await j.claim("1", "w1", 60)
+        assert j.reconnects == 1
+        assert await j.claim("1", "w1", 60)
+        assert j.reconnects == 1
+
+
+async def test_persistent_unavailability_is_a_clean_journal_error(pg_dsn: str) -> None:
+    dsn = "host=127.0.0.1 port=1 user=u password=hunter2 dbname=x connect_timeout=1"
+    journal = PostgresJournal(dsn, reconnect_timeout=0.3)
+    with pytest.raises(JournalError, match="stayed unavailable") as caught:
+        await journal.get("1")
+    assert "hunter2" not in str(caught.value)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    await journal.aclose()
 
 
 async def test_credentials_never_shown() -> None:
@@ -508,7 +516,8 @@ def test_without_psycopg_the_package_imports_and_the_journal_explains(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == (
-        "PostgresJournal needs psycopg 3: pip install 'qondor-invoicing[postgres]'"
+        "PostgresJournal and PostgresRateLimiter need psycopg 3: "
+        "pip install 'qondor-invoicing[postgres]'"
     )
 
 

@@ -5,13 +5,14 @@
 - `Pool` lends connections to worker threads, checks an idle one before reusing it, and
   runs each operation again on a fresh connection when the server went away (a restart,
   a terminated backend, a broken pooled connection), with backoff, for a bounded time.
-- `journal_error` is the one way a psycopg error becomes a `JournalError`: its message is
-  scrubbed of the connection string and password, and it carries no psycopg exception in
-  its chain (psycopg's messages may quote the connection string).
+- Errors are `JournalError` built by `_pg_transport.journal_error` (the connection string
+  and passwords masked) and raised with no psycopg exception in their chain (psycopg's
+  messages may quote the connection string). TLS rules: `_pg_transport`.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -20,12 +21,13 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from .._secret import Secret
 from ..errors import ConfigurationError
+from ._pg_transport import check_connection, connection_options, journal_error, redactor_for
 from .journal import JournalError
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Connector", "Pool", "import_psycopg", "journal_error"]
+__all__ = ["Connector", "Pool", "import_psycopg", "session_settings"]
 
 T = TypeVar("T")
 
@@ -52,7 +54,8 @@ def import_psycopg() -> Any:
         import psycopg
     except ImportError:  # pragma: no cover - depends on the installation
         raise ConfigurationError(
-            "the PostgreSQL journal needs psycopg 3: pip install 'qondor-invoicing[postgres]'"
+            "PostgresJournal and PostgresRateLimiter need psycopg 3: "
+            "pip install 'qondor-invoicing[postgres]'"
         ) from None
     return psycopg
 
@@ -100,9 +103,10 @@ class Connector:
         self.conninfo = secret
         self.what = what
         self.target = {k: str(params[k]) for k in ("host", "port", "dbname") if params.get(k)}
-        # Scrubbed from every message: the whole string, and the password on its own.
-        self._secrets = [s for s in (secret.get_secret_value(), params.get("password")) if s]
-        options: dict[str, str] = {}
+        # Masked in every message: the whole string, and the passwords libpq may use.
+        self.redact = redactor_for(secret.get_secret_value(), params, os.environ)
+        # TLS unless local, no clear-text password (raises for a remote clear-text sslmode).
+        options = connection_options(params, os.environ, pg.pq.version())
         if not params.get("connect_timeout"):
             options["connect_timeout"] = str(max(1, round(connect_timeout)))
         if not params.get("application_name"):
@@ -115,11 +119,6 @@ class Connector:
     def describe(self) -> str:
         """``host=... port=... dbname=...`` (never the user or password)."""
         return " ".join(f"{k}={v}" for k, v in self.target.items()) or "(libpq defaults)"
-
-    def scrub(self, text: str) -> str:
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "**********")
-        return text
 
     def connect(self) -> psycopg.Connection[Any]:
         """A new autocommit connection at READ COMMITTED.
@@ -134,20 +133,23 @@ class Connector:
                 self.conninfo.get_secret_value(), autocommit=True, **self._options
             )
         except pg.Error as exc:
-            error = journal_error(self, f"cannot connect to {self.what} ({self.describe()})", exc)
+            message = f"cannot connect to {self.what} ({self.describe()})"
+            error = journal_error(message, exc, self.redact)
             if (exc.sqlstate or "").startswith(_PERMANENT_CONNECT_CLASSES):
                 _raise_clean(error)
             _raise_clean(_Unavailable(error))
-        conn.isolation_level = pg.IsolationLevel.READ_COMMITTED
+        try:
+            check_connection(conn.info.host, conn.info.hostaddr, conn.pgconn.ssl_in_use)
+            # Each statement sees the latest commits: READ COMMITTED whatever the default.
+            conn.isolation_level = pg.IsolationLevel.READ_COMMITTED
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
-
-def journal_error(connector: Connector, message: str, exc: BaseException) -> JournalError:
-    """A `JournalError` for ``exc``: scrubbed text, and no link to ``exc`` (raise it clean)."""
-    name = type(exc).__name__
-    detail = connector.scrub(" ".join(str(exc).split()))
-    error = JournalError(f"{message}: {name}: {detail}" if detail else f"{message}: {name}")
-    return error
+    def error(self, exc: BaseException) -> JournalError:
+        """The `JournalError` for a psycopg error of an operation (masked)."""
+        return journal_error(f"{self.what} failed", exc, self.redact)
 
 
 def _raise_clean(error: BaseException) -> NoReturn:
@@ -245,7 +247,7 @@ class Pool:
                     try:
                         return fn(conn)
                     except pg.Error as exc:
-                        error = journal_error(self.connector, f"{self.connector.what} failed", exc)
+                        error = self.connector.error(exc)
                         if not _is_disconnect(exc, conn):
                             _raise_clean(error)
                         failure = error
@@ -283,9 +285,14 @@ class Pool:
         return True
 
     def _open(self) -> psycopg.Connection[Any]:
+        pg = import_psycopg()
         conn = self.connector.connect()
         try:
             self._setup(conn)
+        except pg.Error as exc:
+            conn.close()
+            error = self.connector.error(exc)
+            _raise_clean(_Unavailable(error) if _is_disconnect(exc, conn) else error)
         except BaseException:
             conn.close()
             raise

@@ -21,7 +21,6 @@ asyncio and trio alike; a small pool of connections lets several calls run at on
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import threading
 import zlib
@@ -33,7 +32,7 @@ import anyio.to_thread
 
 from .._secret import Secret
 from ..errors import ConfigurationError
-from ._pg_transport import check_connection, connection_options, journal_error, redactor_for
+from ._pg import Connector, Pool, import_psycopg, session_settings
 from .journal import JournalEntry, JournalError, JournalEvent, JournalOutcome
 from .journal._lease import _Claim
 from .journal._rows import (
@@ -108,16 +107,6 @@ assert len(_MIGRATIONS) == SCHEMA_VERSION
 _UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in (c.strip() for c in _COLUMNS.split(",")[1:]))
 
 
-def _import_psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise ConfigurationError(
-            "PostgresJournal needs psycopg 3: pip install 'qondor-invoicing[postgres]'"
-        ) from None
-    return psycopg
-
-
 def _lock_space(schema: str) -> int:
     """The first key of the two-key advisory locks on this schema's payments (an int4)."""
     value = zlib.crc32(f"qondor_invoicing.journal:{schema}".encode())
@@ -143,7 +132,10 @@ class PostgresJournal(_StoredJournal):
     enforces the same rules, in tables of one PostgreSQL schema (``qondor_journal`` by
     default) created or migrated on first use. Every call runs in a worker thread on a
     connection from a small pool and is one transaction, committed before the call
-    returns. A call that has started is never abandoned on cancellation.
+    returns. A call that has started is never abandoned on cancellation. A call that
+    loses its connection (a server restart, ``pg_terminate_backend``, a broken pooled
+    connection) runs again on a new one; an idle pooled connection is checked before
+    reuse; over TCP, keepalives notice a silent server.
 
     Give every worker the same ``conninfo`` and ``schema``, and its own ``owner`` (the
     `Reconciler` makes one per process). A worker that dies keeps its claims until their
@@ -177,6 +169,12 @@ class PostgresJournal(_StoredJournal):
             the schema's migration) before failing with `JournalError`. The server also
             ends a journal connection left idle inside a transaction for this long, so a
             worker cut off in the middle of a call cannot keep a payment locked.
+        statement_timeout: Seconds any one statement may run on the server (at least
+            ``lock_timeout``).
+        reconnect_timeout: How long a call keeps trying while the server is away (a
+            restart, a terminated connection, a refused connection), reconnecting with
+            backoff; the call is run again from the start on a new connection, so a
+            restart does not stop a run. Past this, the call fails with `JournalError`.
         application_name: Shown for the journal's connections in ``pg_stat_activity``
             (unless ``conninfo`` sets one).
         clock: Wall clock in seconds for leases and timestamps; by default the database
@@ -196,140 +194,100 @@ class PostgresJournal(_StoredJournal):
         pool_size: int = 4,
         connect_timeout: float = 10.0,
         lock_timeout: float = 30.0,
+        statement_timeout: float = 60.0,
+        reconnect_timeout: float = 60.0,
         application_name: str = "qondor-invoicing journal",
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(clock=clock if clock is not None else self._server_clock)
-        pg = _import_psycopg()
+        import_psycopg()
         if not isinstance(schema, str) or not _IDENTIFIER.match(schema):
             raise ConfigurationError(
                 f"schema must be a lower-case SQL identifier (letters, digits, _), not {schema!r}"
             )
-        if pool_size < 1:
-            raise ConfigurationError(f"pool_size must be >= 1, not {pool_size!r}")
-        for name, value in (("connect_timeout", connect_timeout), ("lock_timeout", lock_timeout)):
+        for name, value in (
+            ("lock_timeout", lock_timeout),
+            ("statement_timeout", statement_timeout),
+        ):
             if not value > 0:
                 raise ConfigurationError(f"{name} must be > 0, not {value!r}")
-        secret = conninfo if isinstance(conninfo, Secret) else Secret(conninfo)
-        try:
-            params = pg.conninfo.conninfo_to_dict(secret.get_secret_value())
-        except pg.Error:
-            params = None  # the message may quote the string, password included
-        if params is None:
-            raise ConfigurationError("conninfo is not a valid PostgreSQL connection string")
-        self._conninfo = secret
-        self._options = connection_options(params, os.environ, pg.pq.version())
-        self._redact = redactor_for(secret.get_secret_value(), params, os.environ)
-        self._target = {k: str(params[k]) for k in ("host", "port", "dbname") if params.get(k)}
-        self._application_name = None if params.get("application_name") else application_name
-        self._connect_timeout = None if params.get("connect_timeout") else connect_timeout
         self.schema = schema
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
         self.lock_timeout = lock_timeout
+        self.statement_timeout = max(statement_timeout, lock_timeout)
         self._sql_schema = '"' + schema + '"'
         self._lock_space = _lock_space(schema)
-        self._slots = threading.BoundedSemaphore(pool_size)
-        self._pool_lock = threading.Lock()
-        self._idle: list[psycopg.Connection[Any]] = []
+        self._pool = self._make_pool(
+            conninfo, pool_size, connect_timeout, reconnect_timeout, application_name
+        )
         self._migrated = False
         self._migrate_lock = threading.Lock()
-        self._closed = False
         self._local = _Local()
 
     def __repr__(self) -> str:
-        where = " ".join(f"{k}={v}" for k, v in self._target.items()) or "(libpq defaults)"
-        return f"PostgresJournal({where!r}, schema={self.schema!r})"
+        return f"PostgresJournal({self._pool.connector.describe()!r}, schema={self.schema!r})"
+
+    @property
+    def reconnects(self) -> int:
+        """How many times a call was run again after the server went away (for monitoring)."""
+        return self._pool.reconnects
 
     def close(self) -> None:
         """Close every connection (blocking); calls in progress finish first. Idempotent."""
-        with self._pool_lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._pool.close()
 
-    # -- plumbing --------------------------------------------------------------------------
+    # -- connections -----------------------------------------------------------------------
+
+    def _make_pool(
+        self,
+        conninfo: str | Secret,
+        size: int,
+        connect_timeout: float,
+        reconnect_timeout: float,
+        application_name: str,
+    ) -> Pool:
+        connector = Connector(
+            conninfo,
+            connect_timeout=connect_timeout,
+            application_name=application_name,
+            what="the PostgreSQL journal",
+        )
+        return Pool(connector, size=size, setup=self._setup, reconnect_timeout=reconnect_timeout)
+
+    def _setup(self, conn: psycopg.Connection[Any]) -> None:
+        """A new connection's session settings; the schema's migration on the first one."""
+        lock = f"{max(1, round(self.lock_timeout * 1000))}ms"
+        statement = f"{max(1, round(self.statement_timeout * 1000))}ms"
+        session_settings(
+            conn,
+            {
+                "lock_timeout": lock,
+                "idle_in_transaction_session_timeout": lock,
+                "statement_timeout": statement,
+            },
+        )
+        if not self._migrated:
+            with self._migrate_lock:
+                if not self._migrated:
+                    self._migrate(conn)
+                    self._migrated = True
 
     async def _run(self, fn: Callable[[], Any]) -> Any:
         return await anyio.to_thread.run_sync(self._call, fn)
 
     def _call(self, fn: Callable[[], Any]) -> Any:
-        pg = _import_psycopg()
-        with self._slots:
+        """Run ``fn`` (one transaction) on a pooled connection; again after a reconnect."""
+
+        def on(conn: psycopg.Connection[Any]) -> Any:
+            local = self._local
+            local.conn = conn
             try:
-                conn = self._checkout()
-                self._local.conn = conn
-                try:
-                    return fn()
-                finally:
-                    self._local.conn = None
-                    self._local.locked = self._local.clock_cursor = self._local.clock = None
-                    self._checkin(conn)
-            except pg.Error as exc:
-                error = journal_error("the PostgreSQL journal failed", exc, self._redact)
-        raise error  # out of the except block: psycopg's error is not its __context__
+                return fn()
+            finally:
+                local.conn = local.locked = local.clock_cursor = local.clock = None
 
-    def _checkout(self) -> psycopg.Connection[Any]:
-        with self._pool_lock:
-            if self._closed:
-                raise JournalError(f"{self!r} is closed")
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            conn = self._connect()
-        return conn
-
-    def _checkin(self, conn: psycopg.Connection[Any]) -> None:
-        pg = _import_psycopg()
-        healthy = (
-            not conn.closed
-            and not conn.broken
-            and conn.info.transaction_status == pg.pq.TransactionStatus.IDLE
-        )
-        with self._pool_lock:
-            if healthy and not self._closed:
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        pg = _import_psycopg()
-        kwargs: dict[str, Any] = dict(self._options)
-        if self._connect_timeout is not None:
-            kwargs["connect_timeout"] = max(1, round(self._connect_timeout))
-        if self._application_name:
-            kwargs["application_name"] = self._application_name
-        error: JournalError | None = None
-        try:
-            conn: psycopg.Connection[Any] = pg.connect(
-                self._conninfo.get_secret_value(), autocommit=True, **kwargs
-            )
-        except pg.Error as exc:
-            error = journal_error(
-                f"cannot connect to the PostgreSQL journal {self!r}", exc, self._redact
-            )
-        if error is not None:
-            raise error  # out of the except block: psycopg's error is not its __context__
-        try:
-            check_connection(conn.info.host, conn.info.hostaddr, conn.pgconn.ssl_in_use)
-            # The advisory lock taken before reading relies on each statement seeing the
-            # latest commits: READ COMMITTED whatever the server's default.
-            conn.isolation_level = pg.IsolationLevel.READ_COMMITTED
-            timeout = f"{max(1, round(self.lock_timeout * 1000))}ms"
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, false), "
-                "set_config('idle_in_transaction_session_timeout', %s, false)",
-                (timeout, timeout),
-            )
-            if not self._migrated:
-                with self._migrate_lock:
-                    if not self._migrated:
-                        self._migrate(conn)
-                        self._migrated = True
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return self._pool.run(on)
 
     @property
     def _db(self) -> psycopg.Connection[Any]:
