@@ -54,6 +54,18 @@ class _Planner(_Worker):
             queued.setdefault(invoice.id, invoice)
 
         seen: dict[int, JournalEntry | None] = dict(unfinished)
+        # Payments another live worker holds are its to plan, read and change: skipped
+        # here without a read (a journal that cannot tell has no such method).
+        held: set[str] = set()
+        held_elsewhere = getattr(self.journal, "held_elsewhere", None)
+        if held_elsewhere is not None:
+            held = await held_elsewhere([str(i) for i in {*queued, *unfinished}], self.owner)
+        for invoice_id in sorted(int(k) for k in held):
+            steps[invoice_id] = Skip(
+                id=invoice_id,
+                reason="another worker is working on this payment",
+                invoice=queued.get(invoice_id),
+            )
 
         async def plan_queued(invoice: Invoice) -> None:
             async with limiter:
@@ -73,9 +85,10 @@ class _Planner(_Worker):
 
         async with anyio.create_task_group() as tg:
             for invoice in queued.values():
-                tg.start_soon(plan_queued, invoice)
+                if invoice.id not in steps:
+                    tg.start_soon(plan_queued, invoice)
             for entry in unfinished.values():
-                if entry.invoice_id not in queued:
+                if entry.invoice_id not in queued and entry.invoice_id not in steps:
                     tg.start_soon(plan_unfinished, entry)
 
         supplier_count: int | None = None

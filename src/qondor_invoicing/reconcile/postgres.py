@@ -24,7 +24,7 @@ import contextlib
 import re
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from .._secret import Secret
 from ..errors import ConfigurationError
 from ._pg import Connector, Pool, import_psycopg, session_settings
 from .journal import JournalEntry, JournalError, JournalEvent, JournalOutcome
-from .journal._lease import _Claim
+from .journal._lease import Lease, _Claim
 from .journal._rows import (
     _COLUMNS,
     _EVENT_COLUMNS,
@@ -43,7 +43,7 @@ from .journal._rows import (
     _event_from_row,
     _event_row,
 )
-from .journal._stored import _StoredJournal
+from .journal._stored import _check_lease_seconds, _StoredJournal
 
 if TYPE_CHECKING:
     import psycopg
@@ -117,8 +117,13 @@ def _from_epoch(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
+class _Busy(Exception):
+    """A claim found the payment's lock taken by a call in progress."""
+
+
 class _Local(threading.local):
     conn: Any = None
+    try_lock = False
     # In a write transaction: the payments locked, and the server's clock as of the lock.
     locked: set[str] | None = None
     clock_cursor: Any = None
@@ -376,12 +381,54 @@ class PostgresJournal(_StoredJournal):
         locked = self._local.locked
         if locked is None or payment_key in locked:
             return
+        if self._local.try_lock:
+            # A claim never waits for another call on the payment: it is someone else's.
+            row = self._db.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s)), "
+                "extract(epoch FROM clock_timestamp())",
+                (self._lock_space, payment_key),
+            ).fetchone()
+            assert row is not None
+            if not row[0]:
+                raise _Busy
+            self._local.clock = float(row[1])
+            locked.add(payment_key)
+            return
         # The server's clock is read once the lock is held, in the same statement.
         self._local.clock_cursor = self._db.execute(
             "SELECT pg_advisory_xact_lock(%s, hashtext(%s)), extract(epoch FROM clock_timestamp())",
             (self._lock_space, payment_key),
         )
         locked.add(payment_key)
+
+    # -- claims without waiting ------------------------------------------------------------
+
+    async def claim(self, payment_key: str, owner: str, lease_seconds: float) -> Lease | None:
+        """See `Journal.claim`. Never waits: a payment another call is working on right
+        now (its lock is held) is not claimed (``None``), as one held by another worker."""
+        _check_lease_seconds(lease_seconds)
+
+        def attempt() -> Lease | None:
+            self._local.try_lock = True
+            try:
+                return self._do_claim(payment_key, owner, lease_seconds)
+            except _Busy:
+                return None
+            finally:
+                self._local.try_lock = False
+
+        result: Lease | None = await self._run(attempt)
+        return result
+
+    def _held_elsewhere(self, payment_keys: Collection[str], owner: str) -> set[str]:
+        rows = self._db.execute(
+            self._q(
+                "SELECT payment_key FROM {s}.claims WHERE payment_key = ANY(%s) "
+                "AND expires_at > clock_timestamp() AND NOT (owner = %s AND incarnation = %s)"
+            ),
+            (list(payment_keys), owner, self.incarnation),
+        ).fetchall()
+        return {str(r[0]) for r in rows}
 
     # -- storage ---------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, TypeVar
@@ -317,6 +317,28 @@ class _StoredJournal:
     ) -> None:
         """See `Journal.record_orphan`."""
         await self._run(lambda: self._do_orphan(payment_key, external_reference, owner, detail))
+
+    async def held_elsewhere(self, payment_keys: Collection[str], owner: str) -> set[str]:
+        """The payments among ``payment_keys`` that another worker holds, lease unexpired.
+
+        The reconciler's plan skips them (another worker is planning or changing them)
+        without reading them from Qondor. A snapshot: claims change right after.
+        """
+        result: set[str] = await self._run(lambda: self._held_elsewhere(payment_keys, owner))
+        return result
+
+    def _held_elsewhere(self, payment_keys: Collection[str], owner: str) -> set[str]:
+        now = self._clock()
+        held = set()
+        for key in payment_keys:
+            claim = self._get_claim(key)
+            if (
+                claim is not None
+                and (claim.owner, claim.incarnation) != (owner, self.incarnation)
+                and claim.expires_at > now
+            ):
+                held.add(key)
+        return held
 
     async def get(self, payment_key: str) -> JournalEntry | None:
         """See `Journal.get`."""
