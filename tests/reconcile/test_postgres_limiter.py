@@ -32,7 +32,8 @@ pytestmark = [pytest.mark.postgres]
 
 WORKER = Path(__file__).with_name("_limiter_worker.py")
 RATE = 10.0
-LEASE = 3.0  # the lease period the survivor must be back at the full rate within
+LEASE = 5.0  # the lease period the survivor must be back at the full rate within
+WINDOW = 4.0  # seconds each rate is measured over
 
 
 class Arrivals:
@@ -71,11 +72,12 @@ async def test_slots_are_spaced_across_limiters(pg_dsn: str, pg_schema: str) -> 
         elapsed = time.monotonic() - start
         assert await a.used_today() == 0  # no daily quota: not counted
     # Nine waits (the first request goes at once), each one interval more than the last,
-    # less the time spent asking.
+    # less the time spent asking (and the error of each process's estimate of the server's
+    # clock, half a round trip).
     assert len(waits) == 9
-    interval = 1.05 / RATE
+    interval = 1.06 / RATE
     for n, wait in enumerate(waits, start=1):
-        assert n * interval - elapsed - 0.01 <= wait <= n * interval + 0.01
+        assert n * interval - elapsed - 0.05 <= wait <= n * interval + 0.05
 
 
 @pytest.mark.anyio
@@ -162,28 +164,30 @@ def test_four_processes_share_the_rate_and_a_survivor_takes_it_all(
                 assert line.strip() == b"ready", line + proc.stdout.read()
             time.sleep(1.0)  # every process is sending
             start = time.monotonic()
-            time.sleep(3.0)
-            together = arrivals.between(start, start + 3.0)
+            time.sleep(WINDOW)
+            together = arrivals.between(start, start + WINDOW)
             for proc in procs[1:]:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
             killed = time.monotonic()
             time.sleep(LEASE)
-            alone = arrivals.between(killed + LEASE - 2.0, killed + LEASE)
+            alone = arrivals.between(killed + LEASE - WINDOW, killed + LEASE)
             survivor_alive = procs[0].poll() is None
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
     statuses: dict[Any, int] = {}
     for r in fake.requests:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    print(f"\n4 processes: {together / 3:.2f}/s; survivor: {alone / 2:.2f}/s; {statuses}")
+    print(f"\n4 processes: {together / WINDOW:.2f}/s; survivor: {alone / WINDOW:.2f}/s; {statuses}")
     assert survivor_alive
     assert statuses.get(429, 0) == 0, statuses
-    assert together >= 0.9 * RATE * 3.0
-    assert alone >= 0.9 * RATE * 2.0
+    assert together >= 0.9 * RATE * WINDOW
+    assert alone >= 0.9 * RATE * WINDOW
     # Every process had its share (none starved).
     served = {int(r.path.rsplit("/", 1)[-1]) for r in fake.requests if r.status == 200}
     assert served == set(invoices)

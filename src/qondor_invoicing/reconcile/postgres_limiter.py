@@ -97,8 +97,10 @@ class PostgresRateLimiter:
         name: The limit's name: one per API key (or per Qondor environment).
         schema: Where its two small tables live (created on first use); the journal's by
             default.
-        headroom: Slots are this fraction further apart than ``1 / rate`` (requests reach
-            the server with some jitter), as the in-process limiter does.
+        headroom: Slots are this fraction further apart than ``1 / rate``: requests reach
+            the server with some jitter (a little more from several processes, each with
+            its own estimate of the server's clock, than from one), and one late by more
+            than ten slots' headroom shares a window with the tenth after it.
         daily_quota: Requests allowed per UTC day (Qondor: 100,000), or ``None``. Once
             nine tenths are used the rest is spread evenly over what is left of the day.
         connect_timeout: Seconds for a connection attempt.
@@ -117,7 +119,7 @@ class PostgresRateLimiter:
         rate: float = 10.0,
         name: str = "qondor",
         schema: str = "qondor_journal",
-        headroom: float = 0.05,
+        headroom: float = 0.06,
         daily_quota: int | None = None,
         connect_timeout: float = 10.0,
         reconnect_timeout: float = 60.0,
@@ -141,7 +143,6 @@ class PostgresRateLimiter:
         self.headroom = float(headroom)
         self.daily_quota = daily_quota
         self.interval = (1 + self.headroom) / self.rate
-        self._slack = max(0.005, 5 * self.headroom / self.rate)
         self._sleep = sleep or anyio.sleep
         self._sql_schema = '"' + schema + '"'
         self._pool = Pool(
@@ -179,15 +180,9 @@ class PostgresRateLimiter:
         if self._local is None:
             self._local = anyio.Lock()  # bound to the running event loop: made on first use
         async with self._local:
-            while True:
-                slot = await self._take_slot()
-                delay = slot - time.monotonic()
-                if delay > 0:
-                    await self._sleep(delay)
-                # Woken so late that the request could arrive with the next window's
-                # (the headroom of ten slots is the slack): let the slot go, take another.
-                if time.monotonic() - slot <= self._slack:
-                    return
+            delay = await self._take_slot() - time.monotonic()
+            if delay > 0:
+                await self._sleep(delay)
 
     async def _take_slot(self) -> float:
         """Take the next slot; return its time on this process's monotonic clock."""
