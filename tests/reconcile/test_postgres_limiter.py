@@ -185,7 +185,12 @@ def test_four_processes_share_the_rate_and_a_survivor_takes_it_all(
         statuses[r.status] = statuses.get(r.status, 0) + 1
     print(f"\n4 processes: {together / WINDOW:.2f}/s; survivor: {alone / WINDOW:.2f}/s; {statuses}")
     assert survivor_alive
-    assert statuses.get(429, 0) == 0, statuses
+    t0 = arrivals.times[0]
+    timeline = [
+        (round(t - t0, 3), r.status, r.path.rsplit("/", 1)[-1])
+        for t, r in zip(arrivals.times, fake.requests, strict=True)
+    ]
+    assert statuses.get(429, 0) == 0, (statuses, timeline)
     assert together >= 0.9 * RATE * WINDOW
     assert alone >= 0.9 * RATE * WINDOW
     # Every process had its share (none starved).

@@ -18,6 +18,7 @@ import re
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,9 @@ RETURNING q.used,
     extract(epoch FROM (date_trunc('day', clock_timestamp() AT TIME ZONE 'UTC')
         + interval '1 day' - clock_timestamp() AT TIME ZONE 'UTC'))::float8
 """
+#: Clock readings before the first slot, and how many recent round trips are kept.
+_CALIBRATION = 3
+_SAMPLES = 32
 #: Share of the daily quota used at full rate; the rest is spread over the rest of the day.
 QUOTA_RESERVE = 0.1
 
@@ -143,6 +147,7 @@ class PostgresRateLimiter:
         self.headroom = float(headroom)
         self.daily_quota = daily_quota
         self.interval = (1 + self.headroom) / self.rate
+        self._slack = 5 * self.headroom / self.rate  # half the headroom of ten slots
         self._sleep = sleep or anyio.sleep
         self._sql_schema = '"' + schema + '"'
         self._pool = Pool(
@@ -157,9 +162,8 @@ class PostgresRateLimiter:
             reconnect_timeout=reconnect_timeout,
         )
         self._local: anyio.Lock | None = None
-        self._offset: float | None = None
-        self._best_trip = 0.0
-        self._offset_until = 0.0
+        # Lower bounds of the offset between the server's clock and ours, latest calls.
+        self._samples: deque[float] = deque(maxlen=_SAMPLES)
         self._ready = False
         self._ready_lock = threading.Lock()
 
@@ -180,24 +184,39 @@ class PostgresRateLimiter:
         if self._local is None:
             self._local = anyio.Lock()  # bound to the running event loop: made on first use
         async with self._local:
-            delay = await self._take_slot() - time.monotonic()
-            if delay > 0:
+            while True:
+                slot = await self._take_slot()
+                delay = slot - time.monotonic()
+                if delay <= 0:
+                    return
                 await self._sleep(delay)
+                # Woken so late that the request could share a window of Qondor's with the
+                # tenth after it: let the slot go unused and take another.
+                if time.monotonic() - slot <= self._slack:
+                    return
 
     async def _take_slot(self) -> float:
         """Take the next slot; return its time on this process's monotonic clock."""
-        sent = time.monotonic()
-        slot, server_now = await anyio.to_thread.run_sync(self._pool.run, self._take)
-        received = time.monotonic()
-        # The server's clock read at the quickest round trip seen lately gives the best
-        # estimate of the offset between the clocks: how long the answer took to come
-        # back must not delay the request (or requests bunch up at Qondor).
-        trip = received - sent
-        if self._offset is None or trip <= self._best_trip or received > self._offset_until:
-            self._offset = server_now - (sent + received) / 2
-            self._best_trip = trip
-            self._offset_until = received + 10.0
-        return float(slot - self._offset)
+        while len(self._samples) < _CALIBRATION:  # first use: a few readings of the clock
+            await self._timed(self._server_now)
+        slot, offset = await self._timed(self._take)
+        return float(slot) - offset
+
+    async def _timed(
+        self, fn: Callable[[psycopg.Connection[Any]], tuple[Any, float]]
+    ) -> tuple[Any, float]:
+        """Run ``fn`` (returning something and the server's clock); note the clock's offset.
+
+        The server read its clock before its answer arrived, so ``server_now - received``
+        is at most the true offset between the clocks; the largest of the recent ones is
+        the tightest such bound. A slot mapped with it is never early (a request sent
+        early could share a window of Qondor's with the tenth after it), only late by the
+        quickest recent answer's way back, and how long an answer took to come back never
+        delays a request.
+        """
+        value, server_now = await anyio.to_thread.run_sync(self._pool.run, fn)
+        self._samples.append(server_now - time.monotonic())
+        return value, max(self._samples)
 
     async def used_today(self) -> int:
         """Requests counted today (UTC) under this name (0 without ``daily_quota``)."""
@@ -250,6 +269,11 @@ class PostgresRateLimiter:
             row = conn.execute(self._q(_TAKE), {"name": self.name, "interval": interval}).fetchone()
         assert row is not None
         return float(row[0]), float(row[1])
+
+    def _server_now(self, conn: psycopg.Connection[Any]) -> tuple[None, float]:
+        row = conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+        assert row is not None
+        return None, float(row[0])
 
     def _spread(self, used: int, seconds_left: float) -> float:
         """The slot interval for this request, given the day's count so far."""
