@@ -92,7 +92,9 @@ class SharedFinance(InMemoryFinanceSystem):
 
     def _execute(self, statement: str, params: tuple[Any, ...]) -> Any:
         with self._mutex:
-            if self._conn is None:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                # A new connection after a server restart: book() fails until it is back,
+                # and the reconciler defers the payment (its book() is idempotent).
                 self._conn = psycopg.connect(self._dsn, autocommit=True)
             return self._conn.execute(sql.SQL(statement).format(s=self._schema), params)
 
