@@ -67,6 +67,8 @@ RETURNING q.used,
     extract(epoch FROM (date_trunc('day', clock_timestamp() AT TIME ZONE 'UTC')
         + interval '1 day' - clock_timestamp() AT TIME ZONE 'UTC'))::float8
 """
+#: Slots one process holds at most.
+_HELD = 2
 #: Clock readings before the first slot, and how many recent round trips are kept.
 _CALIBRATION = 3
 _SAMPLES = 32
@@ -161,7 +163,7 @@ class PostgresRateLimiter:
             setup=self._setup,
             reconnect_timeout=reconnect_timeout,
         )
-        self._local: anyio.Lock | None = None
+        self._local: anyio.CapacityLimiter | None = None
         # Lower bounds of the offset between the server's clock and ours, latest calls.
         self._samples: deque[float] = deque(maxlen=_SAMPLES)
         self._ready = False
@@ -177,12 +179,14 @@ class PostgresRateLimiter:
     async def acquire(self) -> None:
         """Wait until one request may be sent (its slot's time).
 
-        A process holds one slot at a time (its other requests queue here), so the slots
-        taken ahead of time are one per live process: those of a process that dies are
-        few, and the others take the whole rate again at once.
+        A process holds at most two slots at a time (its other requests queue here): one
+        to send with while it takes the next, so a slow round trip to the database does
+        not lose the rate. The slots taken ahead of time are two per live process: those
+        of a process that dies are few, and the others take the whole rate again at once.
         """
         if self._local is None:
-            self._local = anyio.Lock()  # bound to the running event loop: made on first use
+            # Bound to the running event loop: made on first use.
+            self._local = anyio.CapacityLimiter(_HELD)
         async with self._local:
             while True:
                 slot = await self._take_slot()
