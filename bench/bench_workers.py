@@ -1,15 +1,15 @@
-"""Several reconciler workers: throughput with 1, 2 and 4 worker processes on one PostgresJournal.
+"""Several reconciler workers under Qondor's rate limit: 1, 2, 4 and 8 processes.
 
-Each contender reconciles the same queue (a fresh FakeQondor seeded alike, served over HTTP
-with a fixed latency per request, as a remote API would answer) with N worker processes
-(``tests/reconcile/pg_worker.py``: a `Reconciler` with its own `PostgresJournal` and a
-finance system whose bookings are shared in PostgreSQL), started at once; the time is from
-the moment the (already started) processes are told to go until the last one has found
-the queue empty. Rounds interleave the
-contenders so that a noisy neighbour slows all of them alike. Each worker runs the
-Reconciler's default ``concurrency=4``; one more contender is a single worker with
-``concurrency=16``, as many payments in flight as four workers. Two latencies: 20 ms (the
-fake on a fast network) and 100 ms (closer to a remote API's answers).
+Each contender drains the same queue (a fresh FakeQondor seeded alike, served over HTTP, 100
+ms per request as a remote API answers, and Qondor's own limit of 10 requests per second
+enforced by the fake with 429 answers) with N worker processes (``tests/reconcile/
+pg_worker.py``: a `Reconciler` with ``concurrency=4``, its own `PostgresJournal`, one
+`PostgresRateLimiter` at 10 requests per second shared by all of them, and a finance system
+whose ``book()`` takes 50 to 500 ms and whose bookings are shared in PostgreSQL). The time
+is from the moment the (already started) processes are told to go until the last one has
+found the queue empty. Reported: time to drain, payments per second, the Qondor requests
+per second achieved against the limit of 10, requests per payment (the workers' start-up
+listing of the queue for their finance system left out), and 429 answers.
 
 PostgreSQL: ``QONDOR_BENCH_PG_DSN`` (or ``QONDOR_TEST_PG_DSN``) if set, otherwise a
 throwaway server (``fsync`` on) started for the run, as the tests do.
@@ -39,22 +39,17 @@ from qondor_invoicing.qondor import InvoiceKind, InvoiceState
 from qondor_invoicing.testing import FakeQondor, Faults
 
 WORKER = c.REPO / "tests" / "reconcile" / "pg_worker.py"
-#: (worker processes, Reconciler concurrency per worker)
-CONTENDERS = ((1, 4), (2, 4), (4, 4), (1, 16))
-LATENCIES = (0.020, 0.100)
-KINDS = (
-    InvoiceKind.INVOICE_SPECIFICATION,
-    InvoiceKind.CREDIT_CARD_PAYMENT,
-    InvoiceKind.CREDIT_NOTE,
-)
+WORKERS = (1, 2, 4, 8)
+RATE = 10.0  # Qondor's limit, requests per second per key
+LATENCY = 0.100  # seconds per Qondor request
+BOOK = (0.050, 0.500)  # seconds per book(), uniformly drawn
+KINDS = (InvoiceKind.INVOICE_SPECIFICATION, InvoiceKind.CREDIT_NOTE)
 
 
-def run_once(
-    dsn: str, workers: int, concurrency: int, latency: float, payments: int, tag: str
-) -> dict[str, Any]:
-    """Reconcile a fresh queue of ``payments`` with ``workers`` processes; return figures."""
-    fake = FakeQondor(rate_limit=None, faults=Faults(latency=latency))
-    queued = [fake.add_invoice(kind=KINDS[n % 3]) for n in range(payments)]
+def run_once(dsn: str, workers: int, payments: int, tag: str) -> dict[str, Any]:
+    """Drain a fresh queue of ``payments`` with ``workers`` processes; return figures."""
+    fake = FakeQondor(rate_limit=(int(RATE), 1.0), faults=Faults(latency=LATENCY))
+    queued = [fake.add_invoice(kind=KINDS[n % 2]) for n in range(payments)]
     schema, finance = f"bench_{tag}", f"bench_{tag}_fin"
     with psycopg.connect(dsn, autocommit=True) as conn:
         for name in (schema, finance):
@@ -72,9 +67,11 @@ def run_once(
                         f"--schema={schema}",
                         f"--finance-schema={finance}",
                         f"--owner=w{n}",
-                        f"--concurrency={concurrency}",
-                        "--lease=30",
-                        "--deadline=600",
+                        "--concurrency=4",
+                        "--lease=60",
+                        "--deadline=900",
+                        f"--shared-rate={RATE}",
+                        f"--book-latency={BOOK[0]},{BOOK[1]}",
                         "--wait",
                     ],
                     stdin=subprocess.PIPE,
@@ -97,19 +94,16 @@ def run_once(
         for proc, out in zip(procs, outputs, strict=True):
             if proc.returncode != 0:
                 raise RuntimeError(f"a worker failed ({proc.returncode}):\n{out[-3000:]}")
-        states = [fake.invoices[i].state for i in queued]
-        if any(s is InvoiceState.UNPROCESSED for s in states):
+        if any(fake.invoices[i].state is not InvoiceState.PROCESSED for i in queued):
             raise RuntimeError("the queue was not drained")
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            (bookings,) = conn.execute(  # type: ignore[misc]
-                sql.SQL("SELECT count(*) FROM {}.bookings").format(sql.Identifier(finance))
-            ).fetchone()
-        twice = sum(1 for i in queued if len(fake.invoices[i].history) > 1)
+        requests = len(fake.requests)
         return {
             "seconds": seconds,
-            "bookings": bookings,
-            "changed_twice": twice,
-            "requests": len(fake.requests),
+            "requests": requests,
+            "per_payment": (requests - workers) / payments,
+            "rate": requests / seconds,
+            "429": sum(1 for r in fake.requests if r.status == 429),
+            "changed_twice": sum(1 for i in queued if len(fake.invoices[i].history) > 1),
         }
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -121,14 +115,16 @@ def run_once(
 
 def main() -> None:
     args = c.parse_args(__doc__.splitlines()[0])
-    payments = 20 if args.quick else 600
-    rounds = args.rounds or (1 if args.quick else 3)
-    latencies = LATENCIES[:1] if args.quick else LATENCIES
+    payments = 20 if args.quick else 200
+    rounds = args.rounds or 1
+    contenders = WORKERS[:2] if args.quick else WORKERS
     env = c.print_header("Several reconciler workers (PostgreSQL)", "bench_workers.py", args.quick)
     print(
-        f"{payments} payments per run, no rate limit, {rounds} rounds; median of the rounds. "
-        "Wall time from telling the started worker processes to go until the last one exits "
-        "(connecting, planning and the final empty plan included).\n"
+        f"{payments} payments per run; Qondor {LATENCY * 1000:.0f} ms per request, limited to "
+        f"{RATE:g} requests/s (429 above); book() {BOOK[0] * 1000:.0f}-{BOOK[1] * 1000:.0f} "
+        f"ms; one PostgresRateLimiter at {RATE:g}/s shared by the workers; concurrency 4 "
+        f"per worker; {rounds} round(s), median. Wall time from telling the started worker "
+        "processes to go until the last one exits.\n"
     )
     dsn = os.environ.get("QONDOR_BENCH_PG_DSN") or os.environ.get("QONDOR_TEST_PG_DSN")
     server = None
@@ -147,41 +143,45 @@ def main() -> None:
         kind = " (throwaway, fsync on)" if server else ""
         print(f"- PostgreSQL {version[0] if version else '?'}{kind}")
         print()
-        names = [f"{w}x{k}@{lat}" for lat in latencies for w, k in CONTENDERS]
         for r in range(rounds):
-            for name in c.rotated(names, r):
-                spec, lat = name.split("@")
-                w, k = (int(x) for x in spec.split("x"))
-                tag = f"{w}w{k}c{int(float(lat) * 1000)}ms{r}"
-                results.setdefault(name, []).append(run_once(dsn, w, k, float(lat), payments, tag))
+            for w in c.rotated(list(contenders), r):
+                results.setdefault(str(w), []).append(run_once(dsn, w, payments, f"{w}w{r}"))
                 c.flush()
     finally:
         if server is not None:
             server.stop()
 
-    for lat in latencies:
-        base = c.median(x["seconds"] for x in results[f"1x4@{lat}"])
-        rows = []
-        for w, k in CONTENDERS:
-            runs = results[f"{w}x{k}@{lat}"]
-            secs = c.median(x["seconds"] for x in runs)
-            rows.append(
-                [
-                    f"{w} x concurrency {k}",
-                    f"{secs:.2f}",
-                    f"{payments / secs:.0f}",
-                    f"{base / secs:.2f}x",
-                    max(x["changed_twice"] for x in runs),
-                ]
-            )
-        print(f"## {lat * 1000:.0f} ms per Qondor request\n")
-        print(
-            c.table(
-                ["workers", "wall time (s)", "payments/s", "vs 1 worker", "changed twice (max)"],
-                rows,
-            )
+    rows = []
+    for w in contenders:
+        runs = results[str(w)]
+        secs = c.median(x["seconds"] for x in runs)
+        rate = c.median(x["rate"] for x in runs)
+        rows.append(
+            [
+                str(w),
+                f"{secs:.1f}",
+                f"{payments / secs:.2f}",
+                f"{rate:.2f} ({rate / RATE:.0%})",
+                f"{c.median(x['per_payment'] for x in runs):.3f}",
+                max(x["429"] for x in runs),
+                max(x["changed_twice"] for x in runs),
+            ]
         )
-        print()
+    print(
+        c.table(
+            [
+                "workers",
+                "time to drain (s)",
+                "payments/s",
+                "Qondor requests/s (of the limit)",
+                "requests per payment",
+                "429s",
+                "changed twice",
+            ],
+            rows,
+        )
+    )
+    print()
     c.write_json(
         args.json,
         {"environment": env, "payments": payments, "rounds": rounds, "results": results},

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import sys
 import threading
@@ -43,6 +44,7 @@ from qondor_invoicing.reconcile import (
     JournalEntry,
     Lease,
     PostgresJournal,
+    PostgresRateLimiter,
     ReconcilePolicy,
     Reconciler,
     StepStatus,
@@ -78,9 +80,17 @@ def create_finance_tables(dsn: str, schema: str) -> None:
 class SharedFinance(InMemoryFinanceSystem):
     """Lookups in memory; bookings in PostgreSQL, shared and counted across processes."""
 
-    def attach(self, dsn: str, schema: str, owner: str, book_seconds: float = 0.0) -> None:
+    def attach(
+        self,
+        dsn: str,
+        schema: str,
+        owner: str,
+        book_seconds: float = 0.0,
+        latency: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
         self._dsn, self._schema, self._owner = dsn, sql.Identifier(schema), owner
         self._book_seconds = book_seconds
+        self._latency = latency
         self._conn: psycopg.Connection[Any] | None = None
         self._mutex = threading.Lock()
 
@@ -88,6 +98,8 @@ class SharedFinance(InMemoryFinanceSystem):
         await anyio.to_thread.run_sync(self._call, invoice.id)
         if self._book_seconds:
             await anyio.sleep(self._book_seconds)  # the finance system's slow part
+        if self._latency[1] > 0:  # a remote finance system's answer time
+            await anyio.sleep(random.uniform(*self._latency))
         return await anyio.to_thread.run_sync(self._book, invoice.id, idempotency_key)
 
     def _execute(self, statement: str, params: tuple[Any, ...]) -> Any:
@@ -205,16 +217,23 @@ async def work(args: argparse.Namespace) -> int:
     policy = ReconcilePolicy(lease_seconds=args.lease)
     started = time.monotonic()
     transport = SentLog(args.sent_log) if args.sent_log else None
+    limiter = (
+        PostgresRateLimiter(args.dsn, schema=args.schema, rate=args.shared_rate)
+        if args.shared_rate
+        else None
+    )
     async with (
         QondorClient(
-            api_key="test-key", base_url=args.qondor, rate_limit=None, transport=transport
+            api_key="test-key", base_url=args.qondor, rate_limit=limiter, transport=transport
         ) as qondor,
         FreezingJournal(args.dsn, schema=args.schema, pool_size=args.concurrency) as journal,
     ):
         journal.freeze_at(args.freeze_at)
         finance = SharedFinance.accepting(await qondor.invoices.list_unprocessed())
         finance.articles = {a for a in finance.articles if not a.startswith("GONE-")}
-        finance.attach(args.dsn, args.finance_schema, args.owner, args.book_seconds)
+        finance.attach(
+            args.dsn, args.finance_schema, args.owner, args.book_seconds, args.book_latency
+        )
         reconciler = Reconciler(
             qondor,
             finance=finance,
@@ -239,6 +258,8 @@ async def work(args: argparse.Namespace) -> int:
             if not any(r.status is StepStatus.DONE for r in report.results):
                 await anyio.sleep(0.25)  # everything left is another worker's right now
     print(f"{args.owner}: queue empty after {runs} runs, {time.monotonic() - started:.1f} s")
+    if limiter is not None:
+        await limiter.aclose()
     return 0
 
 
@@ -252,6 +273,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--lease", type=float, default=2.5)
     parser.add_argument("--deadline", type=float, default=150.0)
+    parser.add_argument(
+        "--shared-rate",
+        type=float,
+        default=None,
+        help="requests per second for all the workers (a PostgresRateLimiter); none by default",
+    )
+    parser.add_argument(
+        "--book-latency",
+        type=lambda text: tuple(float(x) for x in text.split(",")),
+        default=(0.0, 0.0),
+        help="MIN,MAX seconds each book() takes (uniformly drawn)",
+    )
     parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
     parser.add_argument("--book-seconds", type=float, default=0.0)
     parser.add_argument("--freeze-at", help="ACTION:CALL:N, e.g. book:check:1")
