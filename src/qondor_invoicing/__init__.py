@@ -7,6 +7,7 @@ whose name starts with an underscore are private.
 from ._env import setup_logging as _setup_logging
 from ._http import NOT_GIVEN as NOT_GIVEN
 from ._http import APIResponse as APIResponse
+from ._http import Limiter as Limiter
 from ._http import NotGiven as NotGiven
 from ._http import RateLimiter as RateLimiter
 from ._http import RetryPolicy as RetryPolicy
@@ -133,6 +134,7 @@ __all__ = [
     "JournalError",
     "JournalLockedError",
     "LeaseLostError",
+    "Limiter",
     "MatchedTransaction",
     "MemoryJournal",
     "Money",

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 import pytest
 
@@ -61,6 +61,11 @@ async def test_payments_held_by_another_worker_are_skipped_unread(
 
 class BrokenJournal(MemoryJournal):
     async def get(self, payment_key: str) -> JournalEntry | None:
+        raise JournalError("the PostgreSQL journal stayed unavailable for 60 s")
+
+    async def lookup(
+        self, payment_keys: Collection[str], owner: str
+    ) -> tuple[dict[str, JournalEntry], set[str]]:
         raise JournalError("the PostgreSQL journal stayed unavailable for 60 s")
 
 

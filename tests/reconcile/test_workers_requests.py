@@ -25,7 +25,7 @@ pytest_plugins = ["conftest_pg"]
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 WORKER = Path(__file__).with_name("pg_worker.py")
-PAYMENTS = 400
+PAYMENTS = 600
 
 
 def _drain(dsn: str, schema: str, workers: int) -> float:

@@ -54,12 +54,15 @@ class _Planner(_Worker):
             queued.setdefault(invoice.id, invoice)
 
         seen: dict[int, JournalEntry | None] = dict(unfinished)
-        # Payments another live worker holds are its to plan, read and change: skipped
-        # here without a read (a journal that cannot tell has no such method).
+        # What the journal knows of the queue, read at once right after the listing, and
+        # the payments another live worker holds: those are its to plan, read and change,
+        # skipped here without a read (a journal without `lookup` is read payment by
+        # payment, and tells nothing of claims).
+        known: dict[str, JournalEntry] | None = None
         held: set[str] = set()
-        held_elsewhere = getattr(self.journal, "held_elsewhere", None)
-        if held_elsewhere is not None:
-            held = await held_elsewhere([str(i) for i in {*queued, *unfinished}], self.owner)
+        lookup = getattr(self.journal, "lookup", None)
+        if lookup is not None:
+            known, held = await lookup([str(i) for i in {*queued, *unfinished}], self.owner)
         for invoice_id in sorted(int(k) for k in held):
             steps[invoice_id] = Skip(
                 id=invoice_id,
@@ -69,7 +72,8 @@ class _Planner(_Worker):
 
         async def plan_queued(invoice: Invoice) -> None:
             async with limiter:
-                entry = await self.journal.get(str(invoice.id))
+                key = str(invoice.id)
+                entry = known.get(key) if known is not None else await self.journal.get(key)
                 seen[invoice.id] = entry
                 step = await self._plan_queued(invoice, entry)
             if step is not None:

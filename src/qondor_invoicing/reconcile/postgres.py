@@ -420,15 +420,23 @@ class PostgresJournal(_StoredJournal):
         result: Lease | None = await self._run(attempt)
         return result
 
-    def _held_elsewhere(self, payment_keys: Collection[str], owner: str) -> set[str]:
+    def _lookup(
+        self, payment_keys: Collection[str], owner: str
+    ) -> tuple[dict[str, JournalEntry], set[str]]:
+        keys = list(payment_keys)
         rows = self._db.execute(
+            self._q(f"SELECT {_COLUMNS} FROM {{s}}.payments WHERE payment_key = ANY(%s)"),
+            (keys,),
+        ).fetchall()
+        entries = {str(r[0]): _entry_from_row(r) for r in rows}
+        held = self._db.execute(
             self._q(
                 "SELECT payment_key FROM {s}.claims WHERE payment_key = ANY(%s) "
                 "AND expires_at > clock_timestamp() AND NOT (owner = %s AND incarnation = %s)"
             ),
-            (list(payment_keys), owner, self.incarnation),
+            (keys, owner, self.incarnation),
         ).fetchall()
-        return {str(r[0]) for r in rows}
+        return entries, {str(r[0]) for r in held}
 
     # -- storage ---------------------------------------------------------------------------
 

@@ -318,19 +318,34 @@ class _StoredJournal:
         """See `Journal.record_orphan`."""
         await self._run(lambda: self._do_orphan(payment_key, external_reference, owner, detail))
 
-    async def held_elsewhere(self, payment_keys: Collection[str], owner: str) -> set[str]:
-        """The payments among ``payment_keys`` that another worker holds, lease unexpired.
+    async def lookup(
+        self, payment_keys: Collection[str], owner: str
+    ) -> tuple[dict[str, JournalEntry], set[str]]:
+        """The entries of ``payment_keys`` the journal knows, and those another worker holds.
 
-        The reconciler's plan skips them (another worker is planning or changing them)
-        without reading them from Qondor. A snapshot: claims change right after.
+        For the reconciler's plan, in one call right after it lists the queue (the shorter
+        the time between the two, the fewer payments finished meanwhile by another worker
+        look queued): it skips the held ones (another live worker plans, reads and changes
+        them) without reading them from Qondor. A snapshot: claims change right after.
+
+        Returns:
+            ``(entries by key, keys held by another owner with an unexpired lease)``.
         """
-        result: set[str] = await self._run(lambda: self._held_elsewhere(payment_keys, owner))
+        result: tuple[dict[str, JournalEntry], set[str]] = await self._run(
+            lambda: self._lookup(payment_keys, owner)
+        )
         return result
 
-    def _held_elsewhere(self, payment_keys: Collection[str], owner: str) -> set[str]:
+    def _lookup(
+        self, payment_keys: Collection[str], owner: str
+    ) -> tuple[dict[str, JournalEntry], set[str]]:
         now = self._clock()
+        entries: dict[str, JournalEntry] = {}
         held = set()
         for key in payment_keys:
+            entry = self._load(key)
+            if entry is not None:
+                entries[key] = entry
             claim = self._get_claim(key)
             if (
                 claim is not None
@@ -338,7 +353,7 @@ class _StoredJournal:
                 and claim.expires_at > now
             ):
                 held.add(key)
-        return held
+        return entries, held
 
     async def get(self, payment_key: str) -> JournalEntry | None:
         """See `Journal.get`."""
