@@ -423,6 +423,9 @@ async def test_a_queue_that_stays_a_maintenance_page_is_a_typed_error() -> None:
 
 
 class BrokenJournal(MemoryJournal):
+    # No bulk lookup: the plan reads payment by payment, in a task group.
+    lookup = None
+
     async def get(self, payment_key: str) -> Any:
         raise JournalError(f"cannot read payment {payment_key}")
 
