@@ -306,9 +306,10 @@ class HTTPCore:
             try:
                 await self._read_body(response)
             finally:
-                # Shielded: closing must happen even when the deadline cancelled the read.
-                with anyio.CancelScope(shield=True):
-                    await response.aclose()
+                if not response.is_closed:  # a body read to its end is closed already
+                    # Shielded: closing must happen even when the deadline cancelled the read.
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
             return response
         raise _DeadlineExceeded(
             f"the attempt's deadline of {deadline:g} s passed before the whole answer arrived",
@@ -320,9 +321,16 @@ class HTTPCore:
         if limit is None:
             await response.aread()
             return
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise _TooLarge(int(declared), response.status_code, declared=True)
+        headers = response.headers
+        declared = headers.get("content-length", "")
+        if declared.isdigit():
+            if int(declared) > limit:
+                raise _TooLarge(int(declared), response.status_code, declared=True)
+            if "content-encoding" not in headers:
+                # Not compressed: the body is the declared length (HTTP/1.1 and HTTP/2
+                # framing hold a transport to it), within the cap; read it in one go.
+                await response.aread()
+                return
         chunks: list[bytes] = []
         total = extra = 0
         with anyio.CancelScope() as scope:
