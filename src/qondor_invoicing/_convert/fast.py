@@ -29,6 +29,7 @@ from .wire import (
     _structure_date,
     _structure_datetime,
     _structure_decimal,
+    _structure_enum,
     _structure_int,
     _structure_str,
     array_items,
@@ -201,6 +202,11 @@ def _conversion(i: int, hook: Any, value_type: Any, namespace: dict[str, Any]) -
         return f"type(v) is not _e{i}", convert
     if hook is _structure_bool:
         return "v is not True and v is not False", convert
+    if hook is _structure_enum and isinstance(value_type, enum.EnumMeta):
+        # Known values by one dict lookup (what Enum.__new__ tries first); others, and
+        # members that are falsy, through the hook.
+        namespace[f"_vm{i}"] = value_type._value2member_map_
+        return "", f"_vm{i}.get(v) or {convert}"
     item = _FAST_TUPLES.get(hook)
     if item is not None:
         # A tuple of items: one comprehension, each item's hook resolved once.

@@ -204,6 +204,7 @@ _DATETIME_RE = re.compile(
 # From 3.11 on, datetime.fromisoformat reads every form the regex above accepts (except a
 # lower-case "z" and more than 6 fractional digits).
 _FAST_ISOFORMAT: Final = sys.version_info >= (3, 11)
+_date_fromisoformat: Final = date.fromisoformat
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
@@ -292,6 +293,13 @@ def _build_datetime(match: re.Match[str]) -> datetime:
 
 def parse_date(value: Any) -> date:
     """Parse ``YYYY-MM-DD``; a full datetime string gives its date part."""
+    if type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        # The common shape: date.fromisoformat reads exactly the ASCII digits the regex
+        # below requires at the other eight places (no week date has "-" at both).
+        try:
+            return _date_fromisoformat(value)
+        except ValueError:
+            pass  # not digits, or out of range: the path below says which
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):

@@ -231,8 +231,11 @@ def _rate_limiter(rate: float) -> RateLimiter:
 
 
 def _unwrap(data: Any, key: str) -> Any:
-    if isinstance(data, Mapping) and "id" not in data and isinstance(data.get(key), Mapping):
-        return data[key]
+    # Decoded JSON is a dict: the ABC checks only for other mappings.
+    if (type(data) is dict or isinstance(data, Mapping)) and "id" not in data:
+        inner = data.get(key)
+        if type(inner) is dict or isinstance(inner, Mapping):
+            return inner
     return data
 
 
