@@ -879,3 +879,29 @@ def test_decimal_bounds_shortcut_agrees_with_quantizing(
     except ValueError:
         accepted = False
     assert accepted == _bounded_by_quantizing(value), value
+
+
+@settings(max_examples=1000)
+@given(
+    text=st.lists(st.sampled_from("0123456789-W:T+Z \u0663x"), min_size=10, max_size=10).map(
+        "".join
+    )
+    | st.dates().map(date.isoformat)
+)
+def test_date_shortcut_reads_what_the_regex_path_reads(text: str) -> None:
+    from qondor_invoicing._convert.wire import _DATE_RE
+
+    def by_regex(value: str) -> date | None:
+        if _DATE_RE.match(value) is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+
+    try:
+        got: date | None = parse_date(text)
+    except ValueError:
+        got = None
+    if text.strip() == text:
+        assert got == by_regex(text), text
