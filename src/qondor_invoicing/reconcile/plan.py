@@ -18,17 +18,15 @@ Every step that changes Qondor was checked against the rule table while planning
 from __future__ import annotations
 
 import enum
-import html
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 import attrs
 
-from .._render import html_table, jsonable, printable, text_table
-from ..money import Money
 from ..qondor.models import Invoice, InvoiceAction
 from ..qonto.models import SupplierInvoice
+from . import _plan_render as _render
 from .journal import JournalEntry, JournalOutcome
 from .validators import Problem
 
@@ -95,12 +93,6 @@ class DiscrepancyReason(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-def _label(invoice: Invoice | None, invoice_id: int) -> str:
-    if invoice is not None and invoice.invoice_number:
-        return f"{invoice_id} ({invoice.invoice_number})"
-    return str(invoice_id)
 
 
 @attrs.frozen(kw_only=True)
@@ -308,33 +300,6 @@ Step = Book | Fail | Settle | Close | Discrepancy | Skip
 _STEP_ORDER = {kind: i for i, kind in enumerate(StepKind)}
 
 
-def _kind_cell(step: Step) -> str:
-    invoice = step.invoice
-    return invoice.kind.value if invoice is not None else ""
-
-
-def _amount(step: Step) -> Money | None:
-    invoice = step.invoice
-    return invoice.total() if invoice is not None else None
-
-
-_PLAN_HEADERS: Final = ["payment", "kind", "amount", "detail"]
-_PLAN_TITLES: Final = {
-    StepKind.BOOK: "To book, then SetAsProcessed",
-    StepKind.FAIL: "To fail (SetAsFailed is final)",
-    StepKind.SETTLE: "To settle (SetAsPaid)",
-    StepKind.CLOSE: "To close in the journal",
-    StepKind.DISCREPANCY: "Needs a person",
-    StepKind.SKIP: "Skipped: stay in the queue",
-}
-_REPORT_HEADERS: Final = ["payment", "step", "amount", "detail"]
-
-
-def _summary(counts: dict[str, int], order: Sequence[str]) -> str:
-    parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
-    return ", ".join(parts) if parts else "nothing"
-
-
 @attrs.frozen(kw_only=True, repr=False)
 class Plan:
     """The steps one reconciliation would take, computed by reading only.
@@ -422,32 +387,14 @@ class Plan:
 
     def summary(self) -> str:
         """One line: ``"Plan: 3 book, 1 fail (queue 4, 12 Qonto supplier invoices)"``."""
-        where = f"queue {self.queue_size}"
-        if self.supplier_invoices is not None:
-            where += f", {self.supplier_invoices} Qonto supplier invoices"
-        return f"Plan: {_summary(self.counts(), [k.value for k in StepKind])} ({where})"
+        return _render.plan_summary(self)
 
     def rows(self) -> list[list[Any]]:
         """The table rows: payment, kind, step, detail."""
-        return [
-            [_label(s.invoice, s.invoice_id), _kind_cell(s), s.kind.value, s.describe()]
-            for s in self.steps
-        ]
+        return _render.plan_rows(self)
 
     def __repr__(self) -> str:
         return f"<{self.summary()}>"
-
-    def _sections(self) -> list[tuple[str, list[list[Any]]]]:
-        sections = []
-        for kind in StepKind:
-            steps = [s for s in self.steps if s.kind is kind]
-            if steps:
-                rows = [
-                    [_label(s.invoice, s.invoice_id), _kind_cell(s), _amount(s), s.describe()]
-                    for s in steps
-                ]
-                sections.append((f"{_PLAN_TITLES[kind]} ({len(steps)})", rows))
-        return sections
 
     def render(self, *, width: int | None = None) -> str:
         """The plan as text: a summary, then one table per kind of step.
@@ -455,44 +402,17 @@ class Plan:
         Args:
             width: Fit the tables in this many columns (a terminal's width).
         """
-        lines = [self.summary(), *(f"warning: {printable(w)}" for w in self.warnings)]
-        for title, rows in self._sections():
-            lines += ["", title, text_table(_PLAN_HEADERS, rows, max_width=90, width=width)]
-        return "\n".join(lines)
+        return _render.plan_text(self, width)
 
     def __str__(self) -> str:
         return self.render()
 
     def _repr_html_(self) -> str:
-        warnings = "".join(f"<p><b>warning:</b> {html.escape(w)}</p>" for w in self.warnings)
-        tables = "".join(
-            html_table(_PLAN_HEADERS, rows, caption=title) for title, rows in self._sections()
-        )
-        return f"<p><b>{html.escape(self.summary())}</b></p>{warnings}{tables}"
+        return _render.plan_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain JSON data."""
-        return {
-            "created_at": jsonable(self.created_at),
-            "queue_size": self.queue_size,
-            "supplier_invoices": self.supplier_invoices,
-            "counts": self.counts(),
-            "warnings": list(self.warnings),
-            "steps": [_step_dict(s) for s in self.steps],
-        }
-
-
-def _step_dict(step: Step) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "step": step.kind.value,
-        "invoice_id": step.invoice_id,
-        "detail": step.describe(),
-    }
-    if step.invoice is not None:
-        data["kind"] = step.invoice.kind.value
-        data["invoice_number"] = step.invoice.invoice_number
-        data["amount"] = jsonable(step.invoice.total())
-    return data
+        return _render.plan_dict(self)
 
 
 class StepStatus(str, enum.Enum):
@@ -541,16 +461,6 @@ class StepResult:
     detail: str = ""
     external_reference: str | None = None
     error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
-
-
-_REPORT_TITLES: Final = {
-    StepStatus.DONE: "Done",
-    StepStatus.NEEDS_PERSON: "Needs a person",
-    StepStatus.DEFERRED: "Deferred: retried on the next run",
-    StepStatus.SKIPPED: "Skipped",
-    StepStatus.PLANNED: "Planned (dry run: nothing was done)",
-}
-_REPORT_ORDER: Final = tuple(_REPORT_TITLES)
 
 
 @attrs.frozen(kw_only=True, repr=False)
@@ -617,42 +527,14 @@ class Report:
 
     def summary(self) -> str:
         """One line: ``"Report: 3 done, 1 deferred (0.4 s)"``."""
-        seconds = (self.finished_at - self.started_at).total_seconds()
-        head = "Dry run" if self.dry_run else "Report"
-        counts = _summary(self.counts(), [s.value for s in StepStatus])
-        return f"{head}: {counts} ({seconds:.1f} s)"
+        return _render.report_summary(self)
 
     def rows(self) -> list[list[Any]]:
         """The table rows: payment, step, status, detail."""
-        return [
-            [
-                _label(r.step.invoice, r.step.invoice_id),
-                r.step.kind.value,
-                r.status.value,
-                r.detail or r.step.describe(),
-            ]
-            for r in self.results
-        ]
+        return _render.report_rows(self)
 
     def __repr__(self) -> str:
         return f"<{self.summary()}>"
-
-    def _sections(self) -> list[tuple[str, list[list[Any]]]]:
-        sections = []
-        for status in _REPORT_ORDER:
-            results = self.with_status(status)
-            if results:
-                rows = [
-                    [
-                        _label(r.step.invoice, r.step.invoice_id),
-                        r.step.kind.value,
-                        _amount(r.step),
-                        r.detail or r.step.describe(),
-                    ]
-                    for r in results
-                ]
-                sections.append((f"{_REPORT_TITLES[status]} ({len(results)})", rows))
-        return sections
 
     def render(self, *, width: int | None = None) -> str:
         """The report as text: a summary, then one table per outcome (done, deferred, ...).
@@ -660,35 +542,14 @@ class Report:
         Args:
             width: Fit the tables in this many columns (a terminal's width).
         """
-        lines = [self.summary()]
-        for title, rows in self._sections():
-            lines += ["", title, text_table(_REPORT_HEADERS, rows, max_width=90, width=width)]
-        return "\n".join(lines)
+        return _render.report_text(self, width)
 
     def __str__(self) -> str:
         return self.render()
 
     def _repr_html_(self) -> str:
-        tables = "".join(
-            html_table(_REPORT_HEADERS, rows, caption=title) for title, rows in self._sections()
-        )
-        return f"<p><b>{html.escape(self.summary())}</b></p>{tables}"
+        return _render.report_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON data."""
-        return {
-            "dry_run": self.dry_run,
-            "started_at": jsonable(self.started_at),
-            "finished_at": jsonable(self.finished_at),
-            "ok": self.ok,
-            "counts": self.counts(),
-            "results": [
-                {
-                    **_step_dict(r.step),
-                    "status": r.status.value,
-                    "result": r.detail,
-                    "external_reference": r.external_reference,
-                }
-                for r in self.results
-            ],
-        }
+        return _render.report_dict(self)
