@@ -2,11 +2,11 @@
 
 from .client import API_KEY_ENV_VAR as API_KEY_ENV_VAR
 from .client import ENVIRONMENTS as ENVIRONMENTS
-from .client import MAX_EXTERNAL_REFERENCE_LENGTH as MAX_EXTERNAL_REFERENCE_LENGTH
-from .client import MAX_FAILURE_MESSAGE_LENGTH as MAX_FAILURE_MESSAGE_LENGTH
-from .client import Invoices as Invoices
-from .client import InvoicesWithRawResponse as InvoicesWithRawResponse
 from .client import QondorClient as QondorClient
+from .invoices import MAX_EXTERNAL_REFERENCE_LENGTH as MAX_EXTERNAL_REFERENCE_LENGTH
+from .invoices import MAX_FAILURE_MESSAGE_LENGTH as MAX_FAILURE_MESSAGE_LENGTH
+from .invoices import Invoices as Invoices
+from .invoices import InvoicesWithRawResponse as InvoicesWithRawResponse
 from .models import Customer as Customer
 from .models import Invoice as Invoice
 from .models import InvoiceAction as InvoiceAction
