@@ -20,7 +20,8 @@ from qondor_invoicing import (
     SupplierInvoiceUpload,
 )
 from qondor_invoicing.qonto import MAX_FILES_PER_REQUEST, MAX_REQUEST_BYTES
-from qondor_invoicing.qonto.bulk import IDEMPOTENCY_NAMESPACE, Prepared, content_key, pair
+from qondor_invoicing.qonto._bulk_inputs import content_key
+from qondor_invoicing.qonto.bulk import IDEMPOTENCY_NAMESPACE, Prepared, pair
 from qondor_invoicing.testing import FakeQonto
 
 pytestmark = pytest.mark.anyio

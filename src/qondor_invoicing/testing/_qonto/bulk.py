@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
-from ...qonto.bulk import _SOURCES, MAX_FILES_PER_REQUEST, MAX_REQUEST_BYTES
+from ...qonto._bulk_inputs import _SOURCES
+from ...qonto.bulk import MAX_FILES_PER_REQUEST, MAX_REQUEST_BYTES
 from .._server import FakeRequest, FakeResponse
 from .multipart import Part, parse_multipart
 from .wire import error, errors
