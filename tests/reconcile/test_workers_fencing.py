@@ -202,7 +202,11 @@ def test_frozen_workers_are_fenced_after_takeover(
             # The victims work alone until each has stopped itself at its point (so the
             # queue cannot run dry first); then two healthy workers take their payments over.
             victims = {
-                run.start(f"v{n}", f"--freeze-at={point}", lease=lease): (n, point)
+                # One step in flight: the freeze point is the only thing the victim is
+                # doing. With more, its other steps freeze wherever they are, some between
+                # their fence check and their request, the one window no lease can close
+                # (docs/workers.md, "What no lease can cover"): not what this test measures.
+                run.start(f"v{n}", f"--freeze-at={point}", lease=lease, concurrency=1): (n, point)
                 for n, point in enumerate(POINTS)
             }
             frozen: dict[int, str] = {}
