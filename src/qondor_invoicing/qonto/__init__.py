@@ -14,8 +14,6 @@ from .bulk import SupplierInvoiceUpload as SupplierInvoiceUpload
 from .client import PRODUCTION_BASE_URL as PRODUCTION_BASE_URL
 from .client import SANDBOX_BASE_URL as SANDBOX_BASE_URL
 from .client import QontoClient as QontoClient
-from .client import SupplierInvoices as SupplierInvoices
-from .client import SupplierInvoicesWithRawResponse as SupplierInvoicesWithRawResponse
 from .filters import ARRAY_FILTER_SUFFIX as ARRAY_FILTER_SUFFIX
 from .filters import SORT_PROPERTIES as SORT_PROPERTIES
 from .models import ApprovalWorkflow as ApprovalWorkflow
@@ -37,6 +35,8 @@ from .pagination import PaginationMeta as PaginationMeta
 from .rules import QONTO_RULES as QONTO_RULES
 from .rules import QontoRule as QontoRule
 from .rules import QontoRuleTable as QontoRuleTable
+from .supplier_invoices import SupplierInvoices as SupplierInvoices
+from .supplier_invoices import SupplierInvoicesWithRawResponse as SupplierInvoicesWithRawResponse
 
 __all__ = [
     "APIKeyAuth",
