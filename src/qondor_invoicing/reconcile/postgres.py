@@ -220,7 +220,7 @@ class PostgresJournal(_StoredJournal):
         self.pool_size = pool_size
         self.connect_timeout = connect_timeout
         self.lock_timeout = lock_timeout
-        self.statement_timeout = max(statement_timeout, lock_timeout)
+        self.statement_timeout: float = max(statement_timeout, lock_timeout)
         self._sql_schema = '"' + schema + '"'
         self._lock_space = _lock_space(schema)
         self._pool = self._make_pool(

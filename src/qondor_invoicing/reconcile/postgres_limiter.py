@@ -143,12 +143,12 @@ class PostgresRateLimiter:
             )
         if not name:
             raise ConfigurationError("name must not be empty")
-        self.rate = float(rate)
+        self.rate: float = float(rate)
         self.name = name
         self.schema = schema
-        self.headroom = float(headroom)
+        self.headroom: float = float(headroom)
         self.daily_quota = daily_quota
-        self.interval = (1 + self.headroom) / self.rate
+        self.interval: float = (1 + self.headroom) / self.rate
         self._slack = 5 * self.headroom / self.rate  # half the headroom of ten slots
         self._sleep = sleep or anyio.sleep
         self._sql_schema = '"' + schema + '"'
