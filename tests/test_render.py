@@ -233,3 +233,7 @@ def test_plan_and_report_set_book_fail_and_needs_person_apart_with_amounts() -> 
     ]
     assert max(len(ln) for ln in text.splitlines()) <= 70
     assert report.to_dict()["results"][0]["amount"] == {"amount": "-1250.50", "currency": "NOK"}
+    handed = StepResult(step=steps[2], status=StepStatus.HANDED_OVER, detail="lease lost")
+    report = attrs.evolve(report, results=(handed,))
+    assert "Handed over: another worker took the payment over (1)" in str(report).splitlines()
+    assert "lease lost" in report._repr_html_()

@@ -32,6 +32,7 @@ _REPORT_TITLES: Final = {
     "done": "Done",
     "needs_person": "Needs a person",
     "deferred": "Deferred: retried on the next run",
+    "handed_over": "Handed over: another worker took the payment over",
     "skipped": "Skipped",
     "planned": "Planned (dry run: nothing was done)",
 }
