@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, Inexact, InvalidOperation, localcontext
 
 import anyio
@@ -75,7 +76,7 @@ class _Planner(_Worker):
                 key = str(invoice.id)
                 entry = known.get(key) if known is not None else await self.journal.get(key)
                 seen[invoice.id] = entry
-                step = await self._plan_queued(invoice, entry)
+                step = await self._plan_queued(invoice, entry, created)
             if step is not None:
                 steps[invoice.id] = step
 
@@ -111,7 +112,21 @@ class _Planner(_Worker):
             warnings=tuple(warnings),
         )
 
-    async def _plan_queued(self, invoice: Invoice, entry: JournalEntry | None) -> Step | None:
+    async def _plan_queued(
+        self, invoice: Invoice, entry: JournalEntry | None, listed_at: datetime | None = None
+    ) -> Step | None:
+        if (
+            entry is not None
+            and entry.intent is None
+            and entry.outcome is not None
+            and listed_at is not None
+            and entry.updated_at is not None
+            and entry.updated_at > listed_at
+        ):
+            # Finished after the queue was read: the listing is stale for this payment (a
+            # later return to the queue cannot show in it), so nothing to read or do. Safe
+            # whatever the clocks: a wrong "after" only leaves it for the next run's listing.
+            return None
         if entry is not None and (entry.intent is not None or entry.outcome is not None):
             # The journal knows this payment, yet the queue listed it: the listing may be
             # stale (another worker, or a crashed run, changed it after the queue was read)
