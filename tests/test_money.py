@@ -6,7 +6,7 @@ import pickle
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from qondor_invoicing import Money
@@ -94,3 +94,36 @@ def test_addition_is_exact_and_associative(a: Decimal, b: Decimal, c: Decimal) -
     assert (x + y) + z == x + (y + z)
     assert (x + y) - y == x
     assert x + (-x) == Money(0, "EUR")
+
+
+_PIECES = ["1", "0", "9", "25", ".", "-", "+", "_", "e", "E", " ", "\t", "NaN", "Inf", "\u0663"]
+
+
+@example(text="1_0", currency="EUR")
+@example(text="1e5", currency="EUR")
+@example(text="1E-9", currency="EUR")
+@example(text="-NaN", currency="EUR")
+@example(text="0.1234567", currency="EUR")
+@example(text="1234567890123456789", currency="EUR")
+@given(
+    text=st.lists(st.sampled_from(_PIECES), max_size=7).map("".join),
+    currency=st.sampled_from(["EUR", "eur", "", " ", "E R", "\u20ac", "NOK "]),
+)
+def test_a_wire_amount_reads_the_same_on_the_short_path(text: str, currency: str) -> None:
+    # Qonto's converter reads {"value": "22.10", "currency": "EUR"} on a short path; the
+    # verdict and the value are those of the full one (parse_decimal and Money's checks).
+    from qondor_invoicing._convert import parse_decimal
+    from qondor_invoicing.qonto.models import converter
+
+    try:
+        expected: Money | None = Money(parse_decimal(text), currency)
+    except (ValueError, TypeError):
+        expected = None
+    try:
+        got: Money | None = converter.structure({"value": text, "currency": currency}, Money)
+    except Exception:
+        got = None
+    assert got == expected
+    if got is not None and expected is not None:
+        assert str(got.amount) == str(expected.amount)
+        assert got.extra == {}

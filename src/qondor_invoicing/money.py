@@ -81,7 +81,11 @@ class Money:
 
 
 _new = object.__new__
-_set = object.__setattr__
+# The slots' own setters (what the generated __init__ ends up calling, without the
+# frozen-class detour through object.__setattr__).
+_set_amount = Money.__dict__["amount"].__set__
+_set_currency = Money.__dict__["currency"].__set__
+_set_extra = Money.__dict__["extra"].__set__
 
 
 def _from_parsed(amount: Decimal, currency: str, extra: Mapping[str, Any]) -> Money:
@@ -92,7 +96,7 @@ def _from_parsed(amount: Decimal, currency: str, extra: Mapping[str, Any]) -> Mo
     non-blank currency string; nothing else may call this.
     """
     money: Money = _new(Money)
-    _set(money, "amount", amount)
-    _set(money, "currency", currency)
-    _set(money, "extra", extra)
+    _set_amount(money, amount)
+    _set_currency(money, currency)
+    _set_extra(money, extra)
     return money

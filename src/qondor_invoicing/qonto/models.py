@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import attrs
@@ -493,6 +493,29 @@ def _rules(rules: QontoRuleTable | None) -> QontoRuleTable:
 def _configure(strict: bool) -> Any:
     def configure(conv: cattrs.Converter) -> None:
         def structure_money(value: Any, _: Any) -> Money:
+            if type(value) is dict and len(value) == 2:
+                # The shape Qonto sends, {"value": "22.10", "currency": "EUR"}, checked
+                # inline: what `parse_decimal` accepts at once from a string of at most 7
+                # characters (no exponent: both bounds hold), and an alphabetic currency.
+                # Anything else takes the full path below, which says what is wrong.
+                text = value.get("value")
+                currency = value.get("currency")
+                if (
+                    type(text) is str
+                    and len(text) <= 7
+                    and type(currency) is str
+                    and currency.isalpha()
+                    and "_" not in text
+                    and "e" not in text
+                    and "E" not in text
+                ):
+                    try:
+                        amount = Decimal(text)
+                    except InvalidOperation:
+                        pass
+                    else:
+                        if amount.is_finite():
+                            return _from_parsed(amount, currency, {})
             if type(value) is not dict:  # decoded JSON is a dict: skip the slower checks
                 if isinstance(value, Money):
                     return value
