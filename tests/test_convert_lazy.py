@@ -1,10 +1,12 @@
-"""Incidental fields holding models are built on first access, and nothing else shows it.
+"""Incidental fields holding models, dates or datetimes are built on first access, and
+nothing else shows it.
 
-The fast twin keeps the JSON of ``taxes``, ``matched_transactions``, ``meta``... as received
-and builds it when the attribute is first read (`qondor_invoicing._convert.lazy`). These
-check that every way of reading a model sees built values of the public types, and that a
-value of unexpected shape follows the incidental rule (default kept, raw value in ``extra``,
-a warning) whether ``extra`` or the field is read first.
+The fast twin keeps the JSON of ``taxes``, ``matched_transactions``, ``meta``, ``due_date``,
+``created_at``... as received and builds it when the attribute is first read
+(`qondor_invoicing._convert.lazy`). These check that every way of reading a model sees
+built values of the public types, and that a value of unexpected shape follows the
+incidental rule (default kept, raw value in ``extra``, a warning) whether ``extra`` or the
+field is read first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import copy
 import json
 import logging
 import pickle
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,12 @@ LAZY = (
     "meta",
     "available_actions",
     "approval_workflow",
+    "issue_date",
+    "due_date",
+    "scheduled_date",
+    "created_at",
+    "updated_at",
+    "analyzed_at",
 )
 
 
@@ -57,8 +66,13 @@ def test_the_incidental_nested_fields_are_deferred() -> None:
     invoice = parsed()
     for name in LAZY:
         slot = type(invoice).__dict__[name].member
-        assert type(slot.__get__(invoice)) in (list, dict), name
+        assert type(slot.__get__(invoice)) in (list, dict, str), name
     assert type(invoice.taxes) is tuple
+    assert invoice.due_date == date(2022, 3, 1)
+    assert invoice.created_at == datetime(
+        2022, 3, 4, 17, 58, 30, tzinfo=timezone(timedelta(hours=2))
+    )
+    assert type(SupplierInvoice.__dict__["due_date"].member.__get__(invoice)) is date
     assert type(invoice.taxes[0]) is SupplierInvoiceTax
     assert type(invoice.matched_transactions[0]) is MatchedTransaction  # type: ignore[index]
     assert type(invoice.einvoicing_lifecycle_events[0]) is EInvoicingLifecycleEvent  # type: ignore[index]
@@ -103,6 +117,8 @@ BAD = {
     "taxes": [{"tax_rate": "abc"}],
     "related_invoices": [1, 2],
     "einvoicing_lifecycle_events": [None],
+    "due_date": "2022-02-30",
+    "created_at": "yesterday",
 }
 
 
@@ -126,9 +142,17 @@ def test_a_value_of_unexpected_shape_follows_the_incidental_rule(
             assert invoice.related_invoices is None
             assert invoice.einvoicing_lifecycle_events is None
             assert invoice.taxes == reference.taxes
+            assert invoice.due_date is None
+            assert invoice.created_at is None
         assert invoice == reference
         assert invoice.extra == reference.extra
-        assert set(reference.extra) == {"related_invoices", "einvoicing_lifecycle_events"}
+        assert set(reference.extra) == {
+            "related_invoices",
+            "einvoicing_lifecycle_events",
+            "due_date",
+            "created_at",
+        }
+        assert invoice.extra["created_at"] == "yesterday"
         assert invoice.taxes is not None
         assert invoice.taxes[0].extra == {"tax_rate": "abc"}
         assert messages(caplog) == expected_log

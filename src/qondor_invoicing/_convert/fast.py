@@ -265,15 +265,23 @@ def _settable_directly(cls: type[Any], fields: Sequence[attrs.Attribute[Any]]) -
 _GENERATED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
+# Incidental ``date | None`` / ``datetime | None`` fields read from a JSON string: their
+# parsers, whose values are never strings.
+_DEFERRED_PARSERS: frozenset[Any] = frozenset({_structure_date, _structure_datetime})
+
+
 def _deferred_type(field: attrs.Attribute[Any], conv: cattrs.Converter) -> type | None:
-    """The JSON type (``list`` or ``dict``) whose values of an incidental field holding
-    models (``tuple[Model, ...] | None`` or ``Model | None``) are built on first access;
-    ``None`` for a field that is built at once."""
+    """The JSON type whose values of an incidental field are built on first access:
+    ``list`` or ``dict`` for fields holding models (``tuple[Model, ...] | None`` or
+    ``Model | None``), ``str`` for dates and datetimes (``date | None``); ``None`` for a
+    field that is built at once."""
     if field.name == EXTRA_FIELD or field.default is not None or is_essential(field):
         return None
     inner = _optional_arg(field.type)
     if inner is None:
         return None
+    if conv.get_structure_hook(inner) in _DEFERRED_PARSERS:
+        return str
     item = _homogeneous_tuple_arg(inner)
     if item is not None:
         return list if conv.get_structure_hook(item) in _GENERATED else None

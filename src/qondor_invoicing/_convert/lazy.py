@@ -39,8 +39,9 @@ def member_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:
 class LazyField:
     """Replaces the slot descriptor of one incidental field; builds the value when read.
 
-    ``raw_type`` is the JSON type deferred (``list`` for tuples, ``dict`` for models):
-    built values never have it (tuples, models or ``None``).
+    ``raw_type`` is the JSON type deferred (``list`` for tuples, ``dict`` for models,
+    ``str`` for dates and datetimes): built values never have it (tuples, models, dates
+    or ``None``).
     """
 
     __slots__ = ("build", "default", "member", "name", "raw_type", "wire")
