@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 import math
 import threading
@@ -13,7 +14,7 @@ from typing import Any, Final, TypeVar
 import anyio
 import attrs
 import httpx
-from anyio.lowlevel import RunVar
+from anyio.lowlevel import current_token
 
 from ..errors import (
     EventLoopError,
@@ -26,7 +27,13 @@ from .auth import Auth
 from .limits import Limiter
 from .options import ClientOptions
 from .redact import Masked, Redactor
-from .response import APIResponse, connection_error, decode_success, request_id, status_error
+from .response import (
+    AnswerHeaders,
+    APIResponse,
+    connection_error,
+    decode_success,
+    status_error,
+)
 from .retry import RetryPolicy
 
 __all__ = ["DEADLINE_FACTOR", "HTTPCore", "Sleep", "logger"]
@@ -41,8 +48,6 @@ DEADLINE_FACTOR: Final = 3.0
 """Without an explicit ``deadline``, one attempt may last this many times the longest of
 its timeouts (30 s by default, so 90 s): httpx's timeouts bound each read, not the whole."""
 _BODY_LOG_LIMIT: Final = 4000
-# One marker object per running event loop: which loop a connection pool belongs to.
-_LOOP: Final[RunVar[object]] = RunVar("qondor_invoicing_event_loop")
 # The loggers of httpx and httpcore (a filter applies to its own logger's records only).
 _TRANSPORT_LOGGERS: Final = (
     "httpx",
@@ -97,17 +102,16 @@ class _Shared:
     max_concurrency: int | None
     concurrency: anyio.CapacityLimiter | None = None
     closed: bool = False
-    loop: object | None = None
+    loop: weakref.ref[object] | None = None
 
     def check_loop(self, api_name: str) -> None:
         """Bind to the running event loop on first use; refuse any other loop afterwards."""
-        marker = _LOOP.get(None)
-        if marker is None:
-            marker = object()
-            _LOOP.set(marker)
+        # The loop's own token (the asyncio loop, trio's token), held weakly: a loop that
+        # is gone is never the running one.
+        token = current_token().native_token
         if self.loop is None:
-            self.loop = marker
-        elif self.loop is not marker:
+            self.loop = weakref.ref(token)
+        elif self.loop() is not token:
             name = f"{api_name.capitalize()}Client"
             raise EventLoopError(
                 f"this {name} was first used on another event loop (closed now, or running "
@@ -189,6 +193,7 @@ class HTTPCore:
                 timeout=DEFAULT_TIMEOUT,
                 follow_redirects=False,
                 verify=True,
+                cookies=_NoServerCookies(),
             )
         self._shared = _Shared(
             http_client=http_client,
@@ -298,35 +303,37 @@ class HTTPCore:
             return DEADLINE_FACTOR * max(values) if values else None
         return DEADLINE_FACTOR * float(timeout)
 
-    async def _exchange(self, request: httpx.Request, deadline: float | None) -> httpx.Response:
+    async def _exchange(
+        self, request: httpx.Request, deadline: float | None
+    ) -> tuple[httpx.Response, AnswerHeaders]:
         """Send ``request`` and read its body, within ``deadline`` and the size cap."""
         client = self._shared.http_client
         with anyio.move_on_after(math.inf if deadline is None else deadline):
             response = await client.send(request, stream=True, follow_redirects=False)
+            answer = AnswerHeaders(response.headers)
             try:
-                await self._read_body(response)
+                await self._read_body(response, answer)
             finally:
                 if not response.is_closed:  # a body read to its end is closed already
                     # Shielded: closing must happen even when the deadline cancelled the read.
                     with anyio.CancelScope(shield=True):
                         await response.aclose()
-            return response
+            return response, answer
         raise _DeadlineExceeded(
             f"the attempt's deadline of {deadline:g} s passed before the whole answer arrived",
             request=request,
         )
 
-    async def _read_body(self, response: httpx.Response) -> None:
+    async def _read_body(self, response: httpx.Response, answer: AnswerHeaders) -> None:
         limit = self.max_response_bytes
         if limit is None:
             await response.aread()
             return
-        headers = response.headers
-        declared = headers.get("content-length", "")
+        declared = answer.content_length
         if declared.isdigit():
             if int(declared) > limit:
                 raise _TooLarge(int(declared), response.status_code, declared=True)
-            if "content-encoding" not in headers:
+            if answer.content_encoding is None:
                 # Not compressed: the body is the declared length (HTTP/1.1 and HTTP/2
                 # framing hold a transport to it), within the cap; read it in one go.
                 await response.aread()
@@ -406,6 +413,9 @@ class HTTPCore:
         while True:
             attempt = retries + 1
             request_headers = {**self.headers, **(await self.auth.headers()), **(headers or {})}
+            # The redactor follows the credentials: one obtained lazily (a token provider)
+            # is scrubbed from its first use.
+            redact = self.redact
             request = shared.http_client.build_request(
                 method,
                 url,
@@ -416,9 +426,7 @@ class HTTPCore:
                 headers=request_headers,
                 timeout=request_timeout,
             )
-            # The redactor follows the credentials: one obtained lazily (a token provider)
-            # is scrubbed from its first use.
-            log_url = self.redact(str(request.url))
+            log_url = redact(str(request.url))
             if self.log_bodies and logger.isEnabledFor(logging.DEBUG):
                 self._log_body("request", method, log_url, _body_for_log(request))
             if shared.rate_limiter is not None:
@@ -428,10 +436,10 @@ class HTTPCore:
             try:
                 limiter = shared.concurrency_limiter()
                 if limiter is None:
-                    response = await self._exchange(request, deadline)
+                    response, answer = await self._exchange(request, deadline)
                 else:
                     async with limiter:
-                        response = await self._exchange(request, deadline)
+                        response, answer = await self._exchange(request, deadline)
             except _TooLarge as exc:
                 raise self._too_large(exc, method, log_url) from None
             except httpx.RequestError as exc:
@@ -460,22 +468,24 @@ class HTTPCore:
                     continue
                 raise error from exc
 
-            elapsed_ms = (time.perf_counter() - t0) * 1000
-            answer_id = request_id(response.headers)
+            # Again: credentials refreshed meanwhile (by another task) are masked too.
+            redact = self.redact
+            answer_id = answer.request_id
             if answer_id:  # a server may echo a credential as the request id
-                answer_id = self.redact(answer_id)
-            logger.debug(
-                "%s %s %s -> %d (attempt %d, %.1f ms, request id %s)",
-                self.api_name,
-                method,
-                log_url,
-                response.status_code,
-                attempt,
-                elapsed_ms,
-                answer_id,
-            )
-            if self.log_bodies and logger.isEnabledFor(logging.DEBUG):
-                self._log_body("response", method, log_url, response.content)
+                answer_id = redact(answer_id)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s %s %s -> %d (attempt %d, %.1f ms, request id %s)",
+                    self.api_name,
+                    method,
+                    log_url,
+                    response.status_code,
+                    attempt,
+                    (time.perf_counter() - t0) * 1000,
+                    answer_id,
+                )
+                if self.log_bodies:
+                    self._log_body("response", method, log_url, response.content)
 
             status = response.status_code
             if 200 <= status < 300:
@@ -488,7 +498,8 @@ class HTTPCore:
                         allow_empty,
                         started,
                         attempt,
-                        redact=self.redact,
+                        content_type=answer.content_type,
+                        redact=redact,
                         non_json_hint=self.non_json_hint,
                     )
                 except ResponseValidationError:
@@ -557,6 +568,19 @@ class HTTPCore:
         if len(text) > _BODY_LOG_LIMIT:
             text = text[:_BODY_LOG_LIMIT] + f"... ({len(text)} chars)"
         logger.debug("%s %s %s %s body: %s", self.api_name, method, url, what, text)
+
+
+class _NoServerCookies(http.cookiejar.CookieJar):
+    """The cookie jar of the clients' own connection pool: keeps no cookie a server sets.
+
+    Both APIs authenticate every request by its headers and keep no session: a cookie a
+    server or gateway sets (load-balancer affinity) has no use here, and reading the
+    ``Set-Cookie`` headers of every answer costs a tenth of a raw httpx request. Cookies set
+    on the jar by hand are still sent; an injected ``httpx.AsyncClient`` keeps its own jar.
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
 
 
 class _DeadlineExceeded(httpx.TimeoutException):

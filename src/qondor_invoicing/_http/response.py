@@ -30,10 +30,10 @@ from .retry import parse_retry_after
 
 __all__ = [
     "APIResponse",
+    "AnswerHeaders",
     "capture",
     "connection_error",
     "decode_success",
-    "request_id",
     "scrub_headers",
     "stamp",
     "stamp_each",
@@ -51,10 +51,15 @@ _REQUEST_ID_HEADERS: Final = (
     "apim-request-id",
     "x-correlation-id",
 )
-_REQUEST_ID_SET: Final = frozenset(_REQUEST_ID_HEADERS)
+_REQUEST_ID_BYTES: Final = tuple(name.encode() for name in _REQUEST_ID_HEADERS)
+_WANTED: Final = frozenset(
+    {b"content-length", b"content-encoding", b"content-type", *_REQUEST_ID_BYTES}
+)
 
 
 _UNPARSED: Final[Any] = object()
+# How a JSON document without leading whitespace starts (object, array).
+_JSON_OPENERS: Final = (b"{", b"[")
 
 
 @attrs.frozen(kw_only=True)
@@ -179,12 +184,16 @@ def decode_success(
     started: float,
     attempts: int,
     *,
+    content_type: str,
     redact: Callable[[str], str],
     non_json_hint: str | None,
 ) -> APIResponse[Any]:
-    """Decode a 2xx answer's JSON body into an `APIResponse` (see `HTTPCore.request`)."""
+    """Decode a 2xx answer's JSON body into an `APIResponse` (see `HTTPCore.request`).
+
+    ``content_type`` is the answer's ``Content-Type`` (``""`` when absent; see
+    `AnswerHeaders`).
+    """
     content = response.content
-    content_type = response.headers.get("content-type", "")
     data: Any = None
     text = ""
     if not content or content.isspace():
@@ -209,7 +218,12 @@ def decode_success(
             # What json.loads(bytes) does, keeping the text: JSON is UTF-8 (or UTF-16/32,
             # told by its first bytes), whatever charset the header names. This skips
             # httpx's charset sniffing, which costs more than the decoding itself.
-            text = content.decode(json.detect_encoding(content), "surrogatepass")
+            if content[:1] in _JSON_OPENERS and content[1:2] != b"\x00":
+                # What detect_encoding says of every text starting this way, without
+                # the call: not a byte-order mark, and not UTF-16/32 (no NUL second).
+                text = content.decode("utf-8", "surrogatepass")
+            else:
+                text = content.decode(json.detect_encoding(content), "surrogatepass")
             data = None if looks_html else decode_json(text)
         except ValueError:  # UnicodeDecodeError, too deep and too long integers included
             looks_html = invalid_json = True
@@ -346,14 +360,51 @@ def connection_error(
     )
 
 
-def request_id(headers: httpx.Headers) -> str | None:
-    # One pass to see which are present: each ``headers.get`` scans every header.
-    present = {k for k, v in headers.multi_items() if v and k in _REQUEST_ID_SET}
-    for name in _REQUEST_ID_HEADERS:
-        if name in present:
-            value: str = headers[name]  # repeated headers joined, as ``get`` does
-            return value
-    return None
+class AnswerHeaders:
+    """What the request loop reads from an answer's headers, found in one pass over them.
+
+    Each value is what ``headers.get(name)`` returns (repeated headers joined with ``", "``),
+    without its cost: every ``get``, ``in`` or ``multi_items`` on an ``httpx.Headers``
+    decodes all of its headers again.
+
+    Attributes:
+        content_length: ``Content-Length`` (``""`` when absent).
+        content_encoding: ``Content-Encoding`` (``None`` when absent).
+        content_type: ``Content-Type`` (``""`` when absent).
+        request_id: The request id the server or gateway assigned (the first of
+            `_REQUEST_ID_HEADERS` with a non-empty value), not redacted yet; or ``None``.
+    """
+
+    __slots__ = ("content_encoding", "content_length", "content_type", "request_id")
+
+    def __init__(self, headers: httpx.Headers) -> None:
+        self.content_length = self.content_type = ""
+        self.content_encoding: str | None = None
+        self.request_id: str | None = None
+        found: dict[bytes, list[bytes]] = {}
+        for name, value in headers.raw:
+            name = name.lower()
+            if name in _WANTED:
+                values = found.get(name)
+                if values is None:
+                    found[name] = [value]
+                else:
+                    values.append(value)
+        if not found:
+            return
+        encoding = headers.encoding
+        for name, values in found.items():
+            if name == b"content-type":
+                self.content_type = b", ".join(values).decode(encoding)
+            elif name == b"content-length":
+                self.content_length = b", ".join(values).decode(encoding)
+            elif name == b"content-encoding":
+                self.content_encoding = b", ".join(values).decode(encoding)
+        for name in _REQUEST_ID_BYTES:
+            values = found.get(name)
+            if values and any(values):
+                self.request_id = b", ".join(values).decode(encoding)
+                break
 
 
 def scrub_headers(headers: httpx.Headers, redact: Callable[[str], str]) -> httpx.Headers:

@@ -86,6 +86,8 @@ PAYABLE_AMOUNT = re.compile(r"^(lte|gte):\d+(\.\d+)?:[A-Z]{3}$")
 
 # ``\s`` is exactly ``str.isspace()`` (Unicode whitespace); then ASCII control characters.
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+# Letters, digits, "-" and "_": what `quote` leaves as it is and the checks never refuse.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def path_id(invoice: InvoiceRef, field: str = "invoice_id") -> str:
@@ -100,6 +102,8 @@ def path_id(invoice: InvoiceRef, field: str = "invoice_id") -> str:
             ``#`` or ``..``: nothing is sent.
     """
     value: object = invoice.id if isinstance(invoice, SupplierInvoice) else invoice
+    if type(value) is str and _PLAIN_ID.fullmatch(value) is not None:
+        return value  # the common shape (a UUID): nothing to refuse, nothing to escape
     if isinstance(value, uuid.UUID):
         value = str(value)
     if not isinstance(value, str):
