@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
-__all__ = ["FAST_DECODER", "decode_json", "decode_json_bytes"]
+__all__ = ["FAST_DECODER", "decode_json", "decode_json_bytes", "json_text"]
 
 # Numbers with a fraction or an exponent become `Decimal`s, never binary floats, so that an
 # amount such as 12345678901234567.89 stays exact (its bounds are checked where it is parsed).
@@ -37,6 +37,20 @@ def _fast_decoder() -> Callable[[bytes], Any] | None:
 
 FAST_DECODER: Final = _fast_decoder()
 """msgspec's JSON decoder when it is installed, else ``None``: see `decode_json_bytes`."""
+
+
+# How a JSON document without leading whitespace starts (object, array).
+_JSON_OPENERS: Final = (b"{", b"[")
+
+
+def json_text(content: bytes) -> str:
+    """The text of a JSON body as ``json.loads(content)`` reads it: UTF-8, -16 or -32, told
+    by its first bytes whatever charset a header names; encoded surrogates are kept."""
+    if content[:1] in _JSON_OPENERS and content[1:2] != b"\x00":
+        # What detect_encoding says of every text starting this way, without the call:
+        # not a byte-order mark, and not UTF-16/32 (no NUL second).
+        return content.decode("utf-8", "surrogatepass")
+    return content.decode(json.detect_encoding(content), "surrogatepass")
 
 
 def decode_json(text: str) -> Any:
@@ -72,4 +86,4 @@ def decode_json_bytes(content: bytes, *, fast: bool = True) -> Any:
             return FAST_DECODER(content)
         except Exception:
             pass  # the standard decoder decides, below
-    return decode_json(content.decode(json.detect_encoding(content), "surrogatepass"))
+    return decode_json(json_text(content))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, Generic, TypeVar
@@ -24,7 +23,7 @@ from ..errors import (
     UnexpectedRedirectError,
     status_error_class,
 )
-from .decode import decode_json
+from .decode import decode_json_bytes, json_text
 from .error_body import parse_error_body
 from .retry import parse_retry_after
 
@@ -58,8 +57,6 @@ _WANTED: Final = frozenset(
 
 
 _UNPARSED: Final[Any] = object()
-# How a JSON document without leading whitespace starts (object, array).
-_JSON_OPENERS: Final = (b"{", b"[")
 
 
 @attrs.frozen(kw_only=True)
@@ -218,13 +215,8 @@ def decode_success(
             # What json.loads(bytes) does, keeping the text: JSON is UTF-8 (or UTF-16/32,
             # told by its first bytes), whatever charset the header names. This skips
             # httpx's charset sniffing, which costs more than the decoding itself.
-            if content[:1] in _JSON_OPENERS and content[1:2] != b"\x00":
-                # What detect_encoding says of every text starting this way, without
-                # the call: not a byte-order mark, and not UTF-16/32 (no NUL second).
-                text = content.decode("utf-8", "surrogatepass")
-            else:
-                text = content.decode(json.detect_encoding(content), "surrogatepass")
-            data = None if looks_html else decode_json(text)
+            data = None if looks_html else decode_json_bytes(content)
+            text = json_text(content)
         except ValueError:  # UnicodeDecodeError, too deep and too long integers included
             looks_html = invalid_json = True
         if looks_html:
