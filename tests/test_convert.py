@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import enum
 import json
 import math
@@ -13,7 +14,7 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from qondor_invoicing import ResponseValidationError
@@ -852,33 +853,44 @@ def test_fast_twin_runs_validators_and_unknown_converters() -> None:
 
 
 def _bounded_by_quantizing(value: Decimal) -> bool:
-    # The rule as first written, without the text shortcut.
-    from qondor_invoicing._convert.wire import _BOUNDS_CONTEXT, _QUANTUM
-
+    # The rule as first written: quantized to 10**-6 without rounding, compared.
     adjusted = value.adjusted()
+    context = decimal.Context(prec=MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS + 4, traps=[])
     return (
         -MAX_FRACTION_DIGITS <= adjusted < MAX_INTEGER_DIGITS
-        and value.quantize(_QUANTUM, context=_BOUNDS_CONTEXT) == value
+        and value.quantize(Decimal(1).scaleb(-MAX_FRACTION_DIGITS), context=context) == value
     )
 
 
-@settings(max_examples=2000)
+@settings(max_examples=3000)
 @given(
-    digits=st.integers(min_value=0, max_value=10**22),
-    exponent=st.integers(min_value=-12, max_value=8),
+    digits=st.integers(min_value=0, max_value=10**22)
+    | st.integers(0, 10**4).map(lambda d: d * 10**9),
+    exponent=st.integers(min_value=-14, max_value=8),
     negative=st.booleans(),
-    as_text=st.booleans(),
+    form=st.sampled_from(["decimal", "text", "int"]),
 )
 def test_decimal_bounds_shortcut_agrees_with_quantizing(
-    digits: int, exponent: int, negative: bool, as_text: bool
+    digits: int, exponent: int, negative: bool, form: str
 ) -> None:
+    # The fast paths (a Decimal or an int checked in place, short text) and the exact
+    # test behind them accept exactly what the rule as first written accepts.
     value = Decimal((int(negative), tuple(int(c) for c in str(digits)), exponent))
+    if form == "int":
+        assume(exponent >= 0)
+        wire: Any = int(value)
+    else:
+        wire = str(value) if form == "text" else value
     try:
-        parse_decimal(str(value) if as_text else value)
+        result = parse_decimal(wire)
         accepted = True
     except ValueError:
         accepted = False
     assert accepted == _bounded_by_quantizing(value), value
+    if accepted:
+        assert result == value
+        if form == "decimal":
+            assert result is wire  # returned as it is
 
 
 @settings(max_examples=1000)

@@ -7,7 +7,7 @@ import enum
 import re
 import sys
 from datetime import date, datetime, timedelta, timezone
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation
 from typing import Any, Final, Literal
 
 import attrs
@@ -118,10 +118,19 @@ def parse_decimal(value: Any) -> Decimal:
     `MAX_INTEGER_DIGITS` integer digits or `MAX_FRACTION_DIGITS` decimals are refused.
     """
     kind = type(value)
-    if kind is float:
-        result = Decimal(repr(value))
+    result: Decimal
+    if kind is Decimal:
+        # What decode_json makes of a JSON fraction (always finite): returned as it is
+        # (else the path below says what is wrong).
+        result = value
+        if result.is_finite() and _within_bounds(result):
+            return result
     elif kind is int:
+        if -_INT_LIMIT < value < _INT_LIMIT:
+            return Decimal(value)  # at most MAX_INTEGER_DIGITS digits
         result = Decimal(value)
+    elif kind is float:
+        result = Decimal(repr(value))
     elif isinstance(value, str):
         # Decimal() ignores surrounding whitespace itself, and accepts "1_000"; no API
         # sends that, so it is treated as corrupt.
@@ -153,35 +162,38 @@ MAX_INTEGER_DIGITS: Final = 18
 #: The most digits after the decimal point a wire decimal may have.
 MAX_FRACTION_DIGITS: Final = 6
 _QUANTUM: Final = Decimal(1).scaleb(-MAX_FRACTION_DIGITS)
-# Wide enough for any bounded value: quantize never rounds nor signals on those.
-_BOUNDS_CONTEXT: Final = Context(prec=MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS + 4, traps=[])
+_INT_LIMIT: Final = 10**MAX_INTEGER_DIGITS
+# Quantizing a value below 10**MAX_INTEGER_DIGITS to _QUANTUM in this context raises
+# `Inexact` exactly when a digit other than a trailing zero would be lost (the result
+# never needs more digits than the precision, so nothing else signals).
+_EXACT_CONTEXT: Final = Context(
+    prec=MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS + 4, traps=[Inexact, InvalidOperation]
+)
+
+
+def _within_bounds(result: Decimal) -> bool:
+    """Whether a finite ``result`` has at most `MAX_INTEGER_DIGITS` digits before the point
+    and at most `MAX_FRACTION_DIGITS` (not counting trailing zeros) after it."""
+    if not -MAX_FRACTION_DIGITS <= result.adjusted() < MAX_INTEGER_DIGITS:
+        return False
+    try:
+        result.quantize(_QUANTUM, None, _EXACT_CONTEXT)  # one C call, no text
+    except ArithmeticError:
+        return False
+    return True
 
 
 def _bounded(result: Decimal, value: Any) -> Decimal:
     """``result`` when it has at most `MAX_INTEGER_DIGITS` digits before the point and
     `MAX_FRACTION_DIGITS` after it; such values add and subtract exactly in Python's
     default 28-digit decimal context, and no exponent can overflow it."""
-    adjusted = result.adjusted()
-    if adjusted >= MAX_INTEGER_DIGITS:
+    if result.adjusted() >= MAX_INTEGER_DIGITS:
         raise WireValueError(f"more than {MAX_INTEGER_DIGITS} integer digits: {_short(value)}")
-    if type(value) is int:
-        return result  # no fraction
-    # The common shape, told by the text (several times cheaper than quantizing): no
-    # exponent and at most MAX_FRACTION_DIGITS digits after the point (then the value is
-    # 0 or at least 10**-MAX_FRACTION_DIGITS). Other forms take the exact test below.
-    text = str(result)
-    if "E" not in text:
-        dot = text.find(".")
-        if dot < 0 or len(text) - dot - 1 <= MAX_FRACTION_DIGITS:
-            return result
-    if (
-        adjusted < -MAX_FRACTION_DIGITS
-        or result.quantize(_QUANTUM, context=_BOUNDS_CONTEXT) != result
-    ):
-        raise WireValueError(
-            f"more than {MAX_FRACTION_DIGITS} digits after the decimal point: {_short(value)}"
-        )
-    return result
+    if type(value) is int or _within_bounds(result):
+        return result
+    raise WireValueError(
+        f"more than {MAX_FRACTION_DIGITS} digits after the decimal point: {_short(value)}"
+    )
 
 
 def array_items(value: Any) -> Any:
