@@ -24,6 +24,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.v import format_exception
 
 from ..errors import ResponseValidationError
+from .aliases import Aliases, alias_index, field_spellings, renamed
 from .fast import add_fast_hooks
 from .wire import (
     _EXTRA_KEY,
@@ -63,6 +64,7 @@ class _Converter(cattrs.Converter):
 
     naming: Naming | None = None
     strict: bool = False
+    aliases: Aliases | None = None
     _fast: cattrs.Converter | None = None
 
     def fast(self) -> cattrs.Converter:
@@ -79,6 +81,7 @@ class _Converter(cattrs.Converter):
                 fast,
                 self.naming,
                 self.strict,
+                aliases=self.aliases,
                 detailed=self,
                 keep_incidental=_keep_incidental,
             )
@@ -103,6 +106,7 @@ def make_converter(
     *,
     strict: bool = False,
     configure: Callable[[cattrs.Converter], None] | None = None,
+    aliases: Aliases | None = None,
 ) -> cattrs.Converter:
     """Build a converter for one API.
 
@@ -112,6 +116,9 @@ def make_converter(
         strict: The strict twin: unknown keys raise (``forbid_extra_keys``) instead of
             landing in the model's ``extra`` field. For tests that catch schema drift.
         configure: Registers API-specific hooks (e.g. Qonto's money objects).
+        aliases: Per model class, ``{wire name: (spelling, ...)}``: the spellings a field
+            is read under, best first, its wire name among them (see `aliases`). The
+            best-ranked spelling with a non-null value wins; all of them are consumed.
 
     Returns:
         The converter.
@@ -119,6 +126,7 @@ def make_converter(
     conv = _Converter(forbid_extra_keys=strict, detailed_validation=True)
     conv.naming = naming
     conv.strict = strict
+    conv.aliases = {cls: dict(table) for cls, table in aliases.items()} if aliases else None
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(bool, _structure_bool)
@@ -172,6 +180,9 @@ def make_converter(
 
     def structure_objects(cls: type[Any], converter: cattrs.Converter) -> Callable[[Any, Any], Any]:
         fields = attrs.fields(attrs.resolve_types(cls))
+        spellings = field_spellings(cls, naming, conv.aliases)
+        # Aliased keys are renamed to wire names first: errors name the wire name.
+        index = alias_index(spellings) if spellings else None
         has_extra = any(f.name == EXTRA_FIELD for f in fields)
         # Incidental fields are parsed before the model (see `_keep_incidental`); only the
         # detailed lenient converter keeps them: the fast twin fails and defers to it.
@@ -196,6 +207,8 @@ def make_converter(
             def structure_object(data: Any, cl: Any) -> Any:
                 if type(data) is not dict and not isinstance(data, Mapping):
                     raise WireTypeError(f"expected an object, got {json_type(data)}")
+                if index is not None:
+                    data = renamed(data, index)
                 return base(data, cl)
 
             return structure_object
@@ -204,6 +217,8 @@ def make_converter(
         def structure_keeping_extras(data: Any, cl: Any) -> Any:
             if type(data) is not dict and not isinstance(data, Mapping):
                 raise WireTypeError(f"expected an object, got {json_type(data)}")
+            if index is not None:
+                data = renamed(data, index)
             if incidental:
                 split = {k: v for k, v in data.items() if k in known_keys}
                 extra = {k: v for k, v in data.items() if k not in known_keys}

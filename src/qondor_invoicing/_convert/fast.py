@@ -20,6 +20,7 @@ import attrs
 import cattrs
 
 from . import lazy
+from .aliases import Aliases, field_spellings
 from .wire import (
     EXTRA_FIELD,
     SHORTHAND_ATTRIBUTE,
@@ -75,10 +76,19 @@ _MISSING = object()
 _FAST_TUPLES: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
 
+# Hooks that return a member of the enum they are asked for unchanged (the str and int
+# ones hand enums, which subclass str or int, to the enum hook).
+_ENUM_HOOKS = (_structure_enum, _structure_str, _structure_int)
+
+
 def _unchanged_type(hook: Any, type_: Any) -> type | None:
     """``type_`` when ``hook`` returns values of exactly that type unchanged, else ``None``
     (no value's type is ``None``, so ``type(v) is None`` never holds)."""
-    return type_ if _IDENTITY_FOR.get(hook) is type_ else None
+    if _IDENTITY_FOR.get(hook) is type_:
+        return type_
+    if isinstance(type_, enum.EnumMeta) and hook in _ENUM_HOOKS:
+        return type_
+    return None
 
 
 def _optional_arg(type_: Any) -> Any:
@@ -104,12 +114,14 @@ def add_fast_hooks(
     naming: Naming | None,
     strict: bool,
     *,
+    aliases: Aliases | None = None,
     detailed: cattrs.Converter | None = None,
     keep_incidental: Callable[..., None] | None = None,
 ) -> None:
     """Register the fast twin's hooks on ``conv``.
 
-    With ``detailed`` (the lenient converter ``conv`` is the twin of) and its
+    Models read their fields under the spellings of ``aliases`` (see `aliases`). With
+    ``detailed`` (the lenient converter ``conv`` is the twin of) and its
     ``keep_incidental``, incidental fields holding models are built on first access
     (see `lazy`).
     """
@@ -144,8 +156,11 @@ def add_fast_hooks(
 
         exact_key = _unchanged_type(key_hook, key_type)
         if value_type is Any:
+            key_types = frozenset({exact_key})
 
             def structure_mapping(value: Any, _: Any) -> Any:
+                if type(value) is dict and key_types.issuperset(map(type, value)):
+                    return value.copy()  # every key kept as it is: copied in C
                 return {
                     k if type(k) is exact_key else key_hook(k, key_type): v
                     for k, v in value.items()
@@ -170,7 +185,7 @@ def add_fast_hooks(
         # The strict twin keeps cattrs' functions: it serves tests, not throughput.
         conv.register_structure_hook_factory(
             lambda t: isinstance(t, type) and attrs.has(t) and not getattr(t, "__parameters__", ()),
-            lambda cls: _fast_model_hook(cls, conv, naming, deferral),
+            lambda cls: _fast_model_hook(cls, conv, naming, deferral, aliases),
         )
 
 
@@ -196,17 +211,20 @@ def _conversion(i: int, hook: Any, value_type: Any, namespace: dict[str, Any]) -
         convert = f"_p{i}(v)"
     else:
         convert = f"_h{i}(v, _t{i})"
+    enum_values = hook is _structure_enum and isinstance(value_type, enum.EnumMeta)
+    if enum_values:
+        # Known values by one dict lookup (what Enum.__new__ tries first); others, and
+        # members that are falsy, through the hook.
+        namespace[f"_vm{i}"] = value_type._value2member_map_
+        convert = f"(_vm{i}.get(v) or {convert})"
     exact = _unchanged_type(hook, value_type)
     if exact is not None:
         namespace[f"_e{i}"] = exact
         return f"type(v) is not _e{i}", convert
     if hook is _structure_bool:
         return "v is not True and v is not False", convert
-    if hook is _structure_enum and isinstance(value_type, enum.EnumMeta):
-        # Known values by one dict lookup (what Enum.__new__ tries first); others, and
-        # members that are falsy, through the hook.
-        namespace[f"_vm{i}"] = value_type._value2member_map_
-        return "", f"_vm{i}.get(v) or {convert}"
+    if enum_values:
+        return "", convert
     item = _FAST_TUPLES.get(hook)
     if item is not None:
         # A tuple of items: one comprehension, each item's hook resolved once.
@@ -293,15 +311,19 @@ def _fast_model_hook(
     conv: cattrs.Converter,
     naming: Naming,
     deferral: tuple[cattrs.Converter, Callable[..., None]] | None = None,
+    aliases: Aliases | None = None,
 ) -> Callable[[Any, Any], Any]:
     """Generate a function structuring a wire object into the attrs class ``cls``.
 
     It gives the same result as cattrs' generated function plus the ``extra`` split of
     `make_converter` for every input that both accept. Each field becomes a local and the
     class is called with keywords (no intermediate dict); a value of exactly the type a
-    hook would return unchanged (a ``str`` for ``str``) skips the hook.
+    hook would return unchanged (a ``str`` for ``str``) skips the hook. A field with
+    aliases is looked up under each spelling in rank order until one is not null (null
+    and missing are alike for it, as after the detailed converter's renaming).
     """
     attrs.resolve_types(cls)
+    spellings = field_spellings(cls, naming, aliases)
     namespace: dict[str, Any] = {
         "_cls": cls,
         "_MISSING": _MISSING,
@@ -352,7 +374,8 @@ def _fast_model_hook(
             extra_expr = default_expr or "{}"
             continue
         wire = wire_name(field, naming)
-        known.add(wire)
+        names = spellings.get(wire)
+        known.update(names or (wire,))
         inner = _optional_arg(field.type)
         value_type = inner if inner is not None else field.type
         test, convert = _conversion(i, conv.get_structure_hook(value_type), value_type, namespace)
@@ -371,8 +394,19 @@ def _fast_model_hook(
                 deferral[0].get_structure_hook(field.type),
                 field.type,
             )
-            lines.append(f"    v = o.get({wire!r})")
+            lines += _lookup(names or (wire,))
             lines.append(f"    a{i} = v if type(v) is _r{i} else {convert} if {test} else v")
+        elif names is not None:
+            # Null and missing alike: the default, or a missing required field.
+            lines += _lookup(names)
+            absent = default_expr or f"_missing({wire!r})"
+            namespace["_missing"] = _missing
+            if inner is not None and default is None:
+                lines.append(f"    a{i} = {convert} if {test} else v")
+            elif test:
+                lines.append(f"    a{i} = {absent} if v is None else {convert} if {test} else v")
+            else:
+                lines.append(f"    a{i} = {absent} if v is None else {convert}")
         elif not default_expr:
             lines.append(f"    v = o[{wire!r}]")
             lines.append(
@@ -416,6 +450,19 @@ def _fast_model_hook(
     function: Callable[[Any, Any], Any] = namespace["structure"]
     _GENERATED.add(function)
     return function
+
+
+def _lookup(names: Sequence[str]) -> list[str]:
+    """Lines setting ``v`` to the value of the first of ``names`` that is not null."""
+    lines = [f"    v = o.get({names[0]!r})"]
+    for depth, name in enumerate(names[1:]):
+        indent = "    " * (depth + 1)
+        lines += [f"{indent}if v is None:", f"{indent}    v = o.get({name!r})"]
+    return lines
+
+
+def _missing(wire: str) -> Any:
+    raise KeyError(wire)
 
 
 def _not_an_object(value: Any) -> None:
