@@ -33,18 +33,14 @@ from ..errors import (
     ConfigurationError,
     ResponseValidationError,
 )
+from ._wire import WIRE_ALIASES, dropped_keys, invoice_fields
 from .invoices import (
     MAX_EXTERNAL_REFERENCE_LENGTH,
     MAX_FAILURE_MESSAGE_LENGTH,
     Invoices,
     InvoicesWithRawResponse,
 )
-from .models import (
-    Invoice,
-    InvoiceKind,
-    InvoiceState,
-    canonical_invoice,
-)
+from .models import Invoice, InvoiceKind, InvoiceState
 from .resolve import DEFAULT_RESOLVER, InvoiceResolver, Resolver
 from .rules import QONDOR_RULES, QondorRuleTable
 
@@ -71,7 +67,7 @@ _NON_JSON_HINT: Final = (
 )
 
 
-_CONVERTER: Final = make_converter("camel")
+_CONVERTER: Final = make_converter("camel", aliases=WIRE_ALIASES)
 
 
 class QondorClient(BaseClient):
@@ -215,6 +211,7 @@ class QondorClient(BaseClient):
         self._strict = settings.strict
         self._resolver: Resolver = settings.resolver
         self._consumed_keys = settings.consumed_keys
+        self._dropped_keys = dropped_keys(settings.consumed_keys)
         self.invoices: Invoices = Invoices(self)
         """The Invoice endpoints: the queue, one payment, and the state changes."""
 
@@ -305,8 +302,13 @@ class QondorClient(BaseClient):
                     state.value,
                 )
             state = InvoiceState.UNPROCESSED
-        data = canonical_invoice(payload, ignore=self._consumed_keys)
-        data.update(kind=kind, state=state, raw=payload)
+        data = invoice_fields(
+            payload,
+            kind,
+            state,
+            resolver_keys=self._consumed_keys,
+            dropped=self._dropped_keys,
+        )
         invoice = structure(_CONVERTER, data, Invoice, body=body, method=method, url=url)
         return stamp(invoice, response) if response is not None else invoice
 
