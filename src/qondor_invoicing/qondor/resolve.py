@@ -123,6 +123,34 @@ def normalise_name(text: str) -> str:
     return _NON_ALNUM.sub("", text.lower())
 
 
+# Names seen, normalised: payloads repeat a few kind and state names (short ones kept).
+_NORMALISED: dict[str, str] = {}
+_MAX_NORMALISED: Final = 1024
+_MAX_NAME: Final = 64
+
+
+def _normalised(text: str) -> str:
+    name = _NORMALISED.get(text)
+    if name is None:
+        name = normalise_name(text)
+        if len(text) <= _MAX_NAME and len(_NORMALISED) < _MAX_NORMALISED:
+            _NORMALISED[text] = name
+    return name
+
+
+_SIBLINGS: dict[str, tuple[str, ...]] = {}
+
+
+def _siblings(field: str) -> tuple[str, ...]:
+    """``status`` -> ``("statusText", "statusName", "statusDescription")`` (made once)."""
+    names = _SIBLINGS.get(field)
+    if names is None:
+        names = tuple(field + suffix for suffix in _SIBLING_SUFFIXES)
+        if len(_SIBLINGS) < _MAX_NORMALISED:
+            _SIBLINGS[field] = names
+    return names
+
+
 def _kind_names(names: Mapping[str, InvoiceKind]) -> dict[str, InvoiceKind]:
     return {normalise_name(k): v for k, v in names.items()}
 
@@ -207,7 +235,7 @@ class InvoiceResolver:
         if found is not None:
             return found
         for field in self.state_fields:
-            for name in (*(field + s for s in _SIBLING_SUFFIXES), field):
+            for name in (*_siblings(field), field):
                 value = payload.get(name)
                 if value is not None and not isinstance(value, (Mapping, list)):
                     text = str(value).strip()
@@ -225,23 +253,23 @@ class InvoiceResolver:
         for field in fields:
             value = payload.get(field)
             if value is not None and (type(value) is dict or isinstance(value, Mapping)):
-                candidates = [value.get(k) for k in ("name", "text", "value", "code", "id")]
+                candidates = tuple(value.get(k) for k in ("name", "text", "value", "code", "id"))
             else:
-                candidates = [value]
+                candidates = (value,)
             if codes:
                 for candidate in candidates:
                     key = _code_key(candidate)
                     if key is not None and key in codes:
                         return codes[key]
-            for suffix in _SIBLING_SUFFIXES:
-                sibling = payload.get(field + suffix)
+            for sibling_name in _siblings(field):
+                sibling = payload.get(sibling_name)
                 if isinstance(sibling, str):
-                    hit = names.get(normalise_name(sibling))
+                    hit = names.get(_normalised(sibling))
                     if hit is not None:
                         return hit
             for candidate in candidates:
                 if isinstance(candidate, str):
-                    hit = names.get(normalise_name(candidate))
+                    hit = names.get(_normalised(candidate))
                     if hit is not None:
                         return hit
         return None
