@@ -12,6 +12,7 @@ from _kit import make_core
 from hypothesis import given
 from hypothesis import strategies as st
 
+from qondor_invoicing._http.decode import decode_json
 from qondor_invoicing._http.response import AnswerHeaders
 
 _REQUEST_ID_HEADERS = (
@@ -135,3 +136,35 @@ async def test_an_injected_client_keeps_its_own_cookie_jar() -> None:
         await core.request("GET", "x")
         await core.request("GET", "x")
     assert sent == [None, "affinity=abc"]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=6,
+)
+
+
+@given(
+    _JSON_VALUES,
+    st.text(" \t\n\r\u00a0\u2028", max_size=2),
+    st.sampled_from(["", " ", "\n", "1", "x", "{}", "\u00a0"]),
+    st.sampled_from(["", "1.50", "1e3"]),
+)
+def test_decode_json_agrees_with_the_decoder(
+    value: Any, before: str, after: str, number: str
+) -> None:
+    document = json.dumps(value)
+    if number:
+        document = f"[{document}, {number}]"
+    text = before + document + after
+    expected: Any
+    try:
+        expected = json.JSONDecoder(parse_float=Decimal).decode(text)
+    except ValueError as exc:
+        expected = type(exc)
+    try:
+        got: Any = decode_json(text)
+    except ValueError as exc:
+        got = type(exc)
+    assert got == expected

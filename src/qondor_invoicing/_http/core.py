@@ -312,7 +312,10 @@ class HTTPCore:
             response = await client.send(request, stream=True, follow_redirects=False)
             answer = AnswerHeaders(response.headers)
             try:
-                await self._read_body(response, answer)
+                if self._in_one_go(answer, response.status_code):
+                    await response.aread()
+                else:
+                    await self._read_capped(response)
             finally:
                 if not response.is_closed:  # a body read to its end is closed already
                     # Shielded: closing must happen even when the deadline cancelled the read.
@@ -324,20 +327,28 @@ class HTTPCore:
             request=request,
         )
 
-    async def _read_body(self, response: httpx.Response, answer: AnswerHeaders) -> None:
+    def _in_one_go(self, answer: AnswerHeaders, status_code: int) -> bool:
+        """Whether the body can be read in one go, not chunk by chunk under the size cap.
+
+        Raises:
+            _TooLarge: The answer announces a body over the cap.
+        """
         limit = self.max_response_bytes
         if limit is None:
-            await response.aread()
-            return
+            return True
         declared = answer.content_length
         if declared.isdigit():
             if int(declared) > limit:
-                raise _TooLarge(int(declared), response.status_code, declared=True)
-            if answer.content_encoding is None:
-                # Not compressed: the body is the declared length (HTTP/1.1 and HTTP/2
-                # framing hold a transport to it), within the cap; read it in one go.
-                await response.aread()
-                return
+                raise _TooLarge(int(declared), status_code, declared=True)
+            # Not compressed: the body is the declared length (HTTP/1.1 and HTTP/2 framing
+            # hold a transport to it), within the cap.
+            return answer.content_encoding is None
+        return False
+
+    async def _read_capped(self, response: httpx.Response) -> None:
+        """Read the body chunk by chunk, stopping once it passes the size cap."""
+        limit = self.max_response_bytes
+        assert limit is not None
         chunks: list[bytes] = []
         total = extra = 0
         with anyio.CancelScope() as scope:
@@ -410,6 +421,7 @@ class HTTPCore:
         refreshed = False
         started = time.perf_counter()
         request_timeout = self._timeout(timeout)
+        deadline = self.attempt_deadline(request_timeout)
         while True:
             attempt = retries + 1
             request_headers = {**self.headers, **(await self.auth.headers()), **(headers or {})}
@@ -432,9 +444,8 @@ class HTTPCore:
             if shared.rate_limiter is not None:
                 await shared.rate_limiter.acquire()
             t0 = time.perf_counter()
-            deadline = self.attempt_deadline(request_timeout)
             try:
-                limiter = shared.concurrency_limiter()
+                limiter = None if shared.max_concurrency is None else shared.concurrency_limiter()
                 if limiter is None:
                     response, answer = await self._exchange(request, deadline)
                 else:
