@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,6 +44,8 @@ def outcome(converter: Any, data: Any, cls: Any) -> tuple[bool, Any, Any]:
         result = converter.structure(data, cls)
     except Exception:
         return False, None, None
+    # Read every field, nested ones included: lazily built ones log as they are built.
+    attrs.asdict(result)
     return True, result, getattr(result, "extra", None)
 
 
@@ -59,8 +62,8 @@ def agree(converter: Any, wire: Any, cls: Any) -> None:
     """The fast twin never accepts what the detailed converter refuses nor builds anything
     different. Where the detailed converter keeps an incidental value of unexpected shape in
     ``extra`` (and logs it), the fast twin either fails (and defers to it) or, for an
-    incidental field holding models, which it builds on first access, does the same when
-    the field (or ``extra``, which `outcome` reads) is first read: same model, same log."""
+    incidental field it builds on first access, does the same when the field (or ``extra``)
+    is first read (`outcome` reads them all): same model, same log."""
     logger = logging.getLogger("qondor_invoicing")
     fast_log, detailed_log = Warnings(), Warnings()
     logger.addHandler(fast_log)

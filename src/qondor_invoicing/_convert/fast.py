@@ -290,9 +290,9 @@ _DEFERRED_PARSERS: frozenset[Any] = frozenset({_structure_date, _structure_datet
 
 def _deferred_type(field: attrs.Attribute[Any], conv: cattrs.Converter) -> type | None:
     """The JSON type whose values of an incidental field are built on first access:
-    ``list`` or ``dict`` for fields holding models (``tuple[Model, ...] | None`` or
-    ``Model | None``), ``str`` for dates and datetimes (``date | None``); ``None`` for a
-    field that is built at once."""
+    ``list`` for tuples (``tuple[X, ...] | None``), ``dict`` for models (``Model | None``),
+    ``str`` for dates and datetimes (``date | None``); ``None`` for a field that is built
+    at once."""
     if field.name == EXTRA_FIELD or field.default is not None or is_essential(field):
         return None
     inner = _optional_arg(field.type)
@@ -300,9 +300,8 @@ def _deferred_type(field: attrs.Attribute[Any], conv: cattrs.Converter) -> type 
         return None
     if conv.get_structure_hook(inner) in _DEFERRED_PARSERS:
         return str
-    item = _homogeneous_tuple_arg(inner)
-    if item is not None:
-        return list if conv.get_structure_hook(item) in _GENERATED else None
+    if _homogeneous_tuple_arg(inner) is not None:
+        return list
     return dict if conv.get_structure_hook(inner) in _GENERATED else None
 
 
@@ -342,6 +341,7 @@ def _fast_model_hook(
     slots: list[str] = []
     known: set[str] = set()
     extra: str | None = None  # the local holding the ``extra`` field
+    extra_factory: Callable[[], Any] = dict  # what an empty ``extra`` is
     fields = attrs.fields(cls)
     direct = _settable_directly(cls, fields)
     deferred: dict[str, tuple[str, type, Any, Any, Any, Any]] = {}
@@ -372,6 +372,8 @@ def _fast_model_hook(
         if field.name == EXTRA_FIELD:
             extra = f"a{i}"
             extra_expr = default_expr or "{}"
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                extra_factory = default.factory
             continue
         wire = wire_name(field, naming)
         names = spellings.get(wire)
@@ -428,7 +430,11 @@ def _fast_model_hook(
             else:
                 lines.append("    else:")
                 lines.append(f"        a{i} = {convert}")
-    if extra is not None:
+    if extra is not None and deferred:
+        # Split when ``extra`` is first read (see `lazy.ExtraField`).
+        namespace["_Unsplit"] = lazy.Unsplit
+        lines.append(f"    {extra} = _Unsplit(o)")
+    elif extra is not None:
         namespace["_known"] = frozenset(known)
         lines += [
             "    if o.keys() <= _known:",
@@ -445,7 +451,15 @@ def _fast_model_hook(
         lines.append(f"    return _cls({', '.join(arguments)})")
     if deferred:
         assert deferral is not None
-        lazy.install(cls, deferred, EXTRA_FIELD, deferral[1], naming)
+        lazy.install(
+            cls,
+            deferred,
+            EXTRA_FIELD,
+            deferral[1],
+            naming,
+            known=frozenset(known),
+            empty=extra_factory,
+        )
     exec(compile("\n".join(lines), f"<fast structure {cls.__qualname__}>", "exec"), namespace)
     function: Callable[[Any, Any], Any] = namespace["structure"]
     _GENERATED.add(function)

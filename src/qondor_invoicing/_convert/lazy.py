@@ -12,6 +12,9 @@ A value that does not build follows the tolerant rule of every incidental field 
 ``extra`` with a warning. Reading ``extra`` first builds every pending field of the
 instance, so ``extra`` always holds what an eager parse would have put there.
 
+On a class with lazy fields, ``extra`` itself is split from the decoded object (the keys no
+field reads) when first read: the slot holds an `Unsplit` until then.
+
 Only the fast twin defers: the detailed converter, the strict twin and constructors store
 built values (through the descriptor's ``__set__``, which writes the slot).
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ExtraField", "LazyField", "can_install", "install", "member_setter"]
+__all__ = ["ExtraField", "LazyField", "Unsplit", "can_install", "install", "member_setter"]
 
 # The slot descriptors (``member_descriptor``) of the classes whose attributes were
 # replaced, by class and field name: the generated code writes slots through them.
@@ -34,6 +37,15 @@ def member_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:
     member = _MEMBERS.get(cls, {}).get(name) or cls.__dict__[name]
     setter: Callable[[Any, Any], None] = member.__set__
     return setter
+
+
+class Unsplit:
+    """What the ``extra`` slot holds until read: the decoded object it is split from."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
 
 
 class LazyField:
@@ -52,7 +64,7 @@ class LazyField:
         self.wire = wire
         self.raw_type = raw_type
         self.default = default
-        # (fast hook, detailed hook, type, keep_incidental, extra member, cls, naming)
+        # (fast hook, detailed hook, type, keep_incidental, ExtraField, cls, naming)
         self.build: tuple[Any, ...] | None = None
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
@@ -71,14 +83,14 @@ class LazyField:
 
     def _resolve(self, obj: Any, raw: Any) -> Any:
         assert self.build is not None  # set by install() before any instance defers
-        fast, detailed, type_, keep_incidental, extra_member, cls, naming = self.build
+        fast, detailed, type_, keep_incidental, extra_field, cls, naming = self.build
         try:
             value = fast(raw, type_)
         except Exception:
             # What the detailed lenient converter does with this field when eager: parse
             # it, or keep it as received in extra (with a warning) and use the default.
             data = {self.wire: raw}
-            extra = extra_member.__get__(obj)
+            extra = extra_field.split(obj)
             keep_incidental(cls, data, extra, {self.wire: (detailed, type_)}, naming)
             value = data.get(self.wire, self.default)
         self.member.__set__(obj, value)
@@ -87,17 +99,40 @@ class LazyField:
 
 class ExtraField:
     """Replaces the slot descriptor of ``extra`` on a class with lazy fields: reading it
-    first builds the instance's pending fields (a value that does not build lands here)."""
+    first splits it from the decoded object (`Unsplit`), then builds the instance's
+    pending fields (a value that does not build lands here)."""
 
-    __slots__ = ("lazy", "member")
+    __slots__ = ("empty", "known", "lazy", "member")
 
-    def __init__(self, member: Any, lazy: tuple[LazyField, ...]) -> None:
+    def __init__(
+        self,
+        member: Any,
+        lazy: tuple[LazyField, ...],
+        known: frozenset[str],
+        empty: Callable[[], Any],
+    ) -> None:
         self.member = member
         self.lazy = lazy
+        self.known = known  # every key a field reads
+        self.empty = empty  # the field's default factory
+
+    def split(self, obj: Any) -> Any:
+        """``obj``'s extra keys, split from its decoded object if not done yet (pending
+        fields not built)."""
+        value = self.member.__get__(obj)
+        if type(value) is Unsplit:
+            raw, known = value.raw, self.known
+            if raw.keys() <= known:
+                value = self.empty()
+            else:
+                value = {k: x for k, x in raw.items() if k not in known}
+            self.member.__set__(obj, value)
+        return value
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self.member
+        self.split(obj)
         for field in self.lazy:
             field.__get__(obj, owner)
         return self.member.__get__(obj, owner)
@@ -124,26 +159,32 @@ def install(
     extra_name: str,
     keep_incidental: Callable[..., None],
     naming: Any,
+    *,
+    known: frozenset[str],
+    empty: Callable[[], Any],
 ) -> None:
     """Make ``fields`` of ``cls`` lazy: ``{name: (wire, raw_type, default, fast hook,
-    detailed hook, type)}``. Installing again (a new fast twin) replaces the hooks."""
+    detailed hook, type)}``, and its ``extra`` split on first read (``known``: the keys
+    the fields read; ``empty``: its default factory). Installing again (a new fast twin)
+    replaces the hooks."""
     members = _MEMBERS.setdefault(cls, {})
     for name in (*fields, extra_name):
         if name not in members:
             members[name] = cls.__dict__[name]
-    extra_member = members[extra_name]
+    extra_field = cls.__dict__[extra_name]
+    if not isinstance(extra_field, ExtraField):
+        extra_field = ExtraField(members[extra_name], (), known, empty)
+        setattr(cls, extra_name, extra_field)
+    extra_field.known = known
+    extra_field.empty = empty
     lazy = []
     for name, (wire, raw_type, default, fast, detailed, type_) in fields.items():
         current = cls.__dict__[name]
         field = current if isinstance(current, LazyField) else None
         if field is None:
             field = LazyField(members[name], name, wire, raw_type, default)
-        field.build = (fast, detailed, type_, keep_incidental, extra_member, cls, naming)
+        field.build = (fast, detailed, type_, keep_incidental, extra_field, cls, naming)
         if field is not current:
             setattr(cls, name, field)
         lazy.append(field)
-    current_extra = cls.__dict__[extra_name]
-    if isinstance(current_extra, ExtraField):
-        current_extra.lazy = tuple(lazy)
-    else:
-        setattr(cls, extra_name, ExtraField(extra_member, tuple(lazy)))
+    extra_field.lazy = tuple(lazy)
