@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _kit import make_core
+from _kit import SECRET, make_core
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -168,3 +168,50 @@ def test_decode_json_agrees_with_the_decoder(
     except ValueError as exc:
         got = type(exc)
     assert got == expected
+
+
+_HEADER_NAMES = st.sampled_from(
+    ["Authorization", "X-Api-Key", "x-api-key", "User-Agent", "accept", "Accept", "Host", "X-A"]
+)
+_HEADER_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=6)
+
+
+@pytest.mark.anyio
+@given(
+    st.dictionaries(_HEADER_NAMES, _HEADER_VALUES, max_size=4),
+    st.dictionaries(_HEADER_NAMES, _HEADER_VALUES, max_size=3),
+)
+async def test_headers_sent_are_those_build_request_merges(
+    options_headers: dict[str, str], call_headers: dict[str, str]
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    core = make_core(answer, headers=options_headers)
+    try:
+        await core.request("GET", "x", headers=call_headers)
+        # What build_request makes of the same headers (the order differs only where a
+        # name replaces one httpx sets itself).
+        merged = {**options_headers, "X-Api-Key": SECRET, **call_headers}
+        expected = core.http_client.build_request("GET", sent[0].url, headers=merged).headers
+    finally:
+        await core.aclose()
+    got = sent[0].headers
+    assert sorted(got.multi_items()) == sorted(expected.multi_items())
+    defaults = {"host", "user-agent", "accept", "accept-encoding", "connection"}
+    if not {name.lower() for name in merged} & defaults:
+        assert got.multi_items() == expected.multi_items()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("value", "error"), [("\u00e9", UnicodeEncodeError), (1, TypeError)])
+async def test_a_header_httpx_refuses_is_refused_as_before(value: Any, error: type) -> None:
+    core = make_core(lambda request: httpx.Response(200, json={}))
+    try:
+        with pytest.raises(error):
+            await core.request("GET", "x", headers={"X-B": value})
+    finally:
+        await core.aclose()

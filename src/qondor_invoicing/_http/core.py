@@ -310,8 +310,8 @@ class HTTPCore:
         client = self._shared.http_client
         with anyio.move_on_after(math.inf if deadline is None else deadline):
             response = await client.send(request, stream=True, follow_redirects=False)
-            answer = AnswerHeaders(response.headers)
             try:
+                answer = AnswerHeaders(response.headers)
                 if self._in_one_go(answer, response.status_code):
                     await response.aread()
                 else:
@@ -428,6 +428,7 @@ class HTTPCore:
             # The redactor follows the credentials: one obtained lazily (a token provider)
             # is scrubbed from its first use.
             redact = self.redact
+            plain = _plain_headers(request_headers)
             request = shared.http_client.build_request(
                 method,
                 url,
@@ -435,9 +436,15 @@ class HTTPCore:
                 json=json_body,
                 data=data,
                 files=files,
-                headers=request_headers,
+                headers=None if plain else request_headers,
                 timeout=request_timeout,
             )
+            if plain:
+                # What merging them in build_request gives (a name given replaces the
+                # client's), without its cost: it decodes every header again per name.
+                request_headers_out = request.headers
+                for name, value in request_headers.items():
+                    request_headers_out[name] = value
             log_url = redact(str(request.url))
             if self.log_bodies and logger.isEnabledFor(logging.DEBUG):
                 self._log_body("request", method, log_url, _body_for_log(request))
@@ -604,6 +611,23 @@ class _TooLarge(Exception):
         self.size = size
         self.status_code = status_code
         self.declared = declared
+
+
+def _plain_headers(headers: Mapping[str, str]) -> bool:
+    """Whether every name and value is an ASCII ``str``, no name twice in another case.
+
+    Those can be set one by one on a built request. Others (bytes, non-ASCII text, wrong
+    types, a name repeated) go through ``build_request``, which accepts, repeats or refuses
+    them as it always has.
+    """
+    names = set()
+    for name, value in headers.items():
+        if type(name) is not str or type(value) is not str:
+            return False
+        if not (name.isascii() and value.isascii()):
+            return False
+        names.add(name.lower())
+    return len(names) == len(headers)
 
 
 def _body_for_log(request: httpx.Request) -> bytes:
