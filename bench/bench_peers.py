@@ -3,12 +3,15 @@
 Contenders, all in one process over the same ``httpx.MockTransport`` answering the same
 precomputed bytes, in interleaved rounds (the order rotating), medians of the per-round ratios:
 
-- ``get()``, Qonto body (the seed supplier invoice): ``qonto.supplier_invoices.get()``, raw
+- ``get()``, Qonto body (the seed supplier invoice): ``qonto.supplier_invoices.get()`` (as
+  the default install runs it, with the standard ``json`` module, and, when msgspec is
+  importable, with the ``speedups`` extra's decoder: "+ speedups"), raw
   httpx ``get()`` + ``.json()``, and qodev-qonto-api's ``get_supplier_invoice`` (its pydantic
   ``SupplierInvoice``, which keeps dates and the status as strings);
 - ``get()``, Qondor body (an invoice specification from ``FakeQondor``):
-  ``qondor.invoices.get()``, raw httpx, and qondor-api-sdk's ``customer.get`` (that SDK has no
-  invoicing: the same body is read into its own pydantic ``CustomerDetails``);
+  ``qondor.invoices.get()`` (both ways), raw httpx, and qondor-api-sdk's ``customer.get``
+  (that SDK has no invoicing: the same body is read into its own pydantic
+  ``CustomerDetails``);
 - parsing N decoded supplier invoices: ours (``structure(..., tuple[SupplierInvoice, ...])``),
   qodev-qonto-api's model, pydantic models of our shape (``models_pydantic.py``) and msgspec
   (``models_msgspec.py``).
@@ -42,6 +45,7 @@ from bench_overhead import API_KEY, QONDOR_BASE, QONTO_BASE, TOKEN, qondor_paylo
 
 from qondor_invoicing import QondorClient, QontoClient
 from qondor_invoicing._convert import structure
+from qondor_invoicing._http import decode
 from qondor_invoicing.qonto import SupplierInvoice
 from qondor_invoicing.qonto.models import converter
 
@@ -49,6 +53,27 @@ TARGET_PEER = 1.0  # ours / peer, every peer
 TARGET_RAW = 1.15  # ours / raw httpx
 
 Contender = Callable[[], Awaitable[Any]]
+# Our contenders in each group: as the default install runs, and with the speedups extra.
+OURS = {
+    "qonto": ("qonto.supplier_invoices.get()", "qonto.supplier_invoices.get() + speedups"),
+    "qondor": ("qondor.invoices.get()", "qondor.invoices.get() + speedups"),
+}
+RAW = {"qonto": "raw httpx, Qonto body", "qondor": "raw httpx, Qondor body"}
+
+
+def standard_json(run: Contender) -> Contender:
+    """``run`` as the default install runs it: bodies decoded by the standard json module
+    even when msgspec is importable (as it is in the peers' environment)."""
+
+    async def without_speedups() -> None:
+        saved = decode.FAST_DECODER
+        setattr(decode, "FAST_DECODER", None)  # noqa: B010 - a Final, on purpose
+        try:
+            await run()
+        finally:
+            setattr(decode, "FAST_DECODER", saved)  # noqa: B010
+
+    return without_speedups
 
 
 def optional_import(name: str, why: str) -> ModuleType | None:
@@ -139,13 +164,18 @@ async def run_gets(calls: int, rounds: int) -> dict[str, Any]:
             (await raw_qonto.get(f"supplier_invoices/{qonto_id}")).json()
 
     qonto_group: dict[str, Contender] = {
-        "raw httpx, Qonto body": httpx_qonto,
-        "qonto.supplier_invoices.get()": sdk_qonto,
+        RAW["qonto"]: httpx_qonto,
+        OURS["qonto"][0]: standard_json(sdk_qonto),
     }
     qondor_group: dict[str, Contender] = {
-        "raw httpx, Qondor body": httpx_qondor,
-        "qondor.invoices.get()": sdk_qondor,
+        RAW["qondor"]: httpx_qondor,
+        OURS["qondor"][0]: standard_json(sdk_qondor),
     }
+    if decode.FAST_DECODER is not None:
+        qonto_group[OURS["qonto"][1]] = sdk_qonto
+        qondor_group[OURS["qondor"][1]] = sdk_qondor
+    else:
+        print("- skipped: our clients with the speedups extra (msgspec not importable here)")
     qodev = optional_import("qodev_qonto_api", "qodev-qonto-api's get_supplier_invoice")
     if qodev is not None:
         fn, http = qodev_contenders(qodev, qonto_bytes, qonto_id, calls)
@@ -232,31 +262,34 @@ def report(gets: dict[str, Any], parsing: dict[str, Any], rounds: int) -> bool:
     )
     print()
     rows = []
-    for api, ours, raw in (
-        ("qonto", "qonto.supplier_invoices.get()", "raw httpx, Qonto body"),
-        ("qondor", "qondor.invoices.get()", "raw httpx, Qondor body"),
-    ):
-        for name in gets["groups"][api]:
+    verdicts = []
+    for api in ("qonto", "qondor"):
+        group = gets["groups"][api]
+        ours_here = [name for name in OURS[api] if name in group]
+        for name in group:
             med = c.median(times[name])
-            ours_over = "-" if name == ours else f"{c.median(c.ratios(times, ours, name)):.2f}"
-            rows.append([name, f"{med * 1e6 / calls:.1f}", ours_over])
-        raw_ratio = c.median(c.ratios(times, ours, raw))
-        ok &= raw_ratio <= TARGET_RAW
-        for name in gets["groups"][api]:
-            if name not in (ours, raw):
-                ok &= c.median(c.ratios(times, ours, name)) <= TARGET_PEER
-    print(c.table(["contender", "median us/call", "ours / contender (median of rounds)"], rows))
+            over = [
+                "-" if name in OURS[api] else f"{c.median(c.ratios(times, ours, name)):.2f}"
+                for ours in OURS[api]
+            ]
+            rows.append([name, f"{med * 1e6 / calls:.1f}", *over])
+        for ours in ours_here:
+            for name in group:
+                if name in OURS[api]:
+                    continue
+                values = c.ratios(times, ours, name)
+                med = c.median(values)
+                target = TARGET_RAW if name == RAW[api] else TARGET_PEER
+                ok &= med <= target
+                verdicts.append(
+                    f"{ours} / {name} = {med:.2f} ({min(values):.2f}-{max(values):.2f}), "
+                    f"target <= {target}: {c.verdict(med <= target)}"
+                )
+    headers = ["contender", "median us/call", "ours / contender", "ours + speedups / contender"]
+    print(c.table(headers, rows))
     print()
-    for api, ours, raw in (
-        ("Qonto", "qonto.supplier_invoices.get()", "raw httpx, Qonto body"),
-        ("Qondor", "qondor.invoices.get()", "raw httpx, Qondor body"),
-    ):
-        values = c.ratios(times, ours, raw)
-        med = c.median(values)
-        print(
-            f"{api}: get() / raw httpx = {med:.2f} ({min(values):.2f}-{max(values):.2f}), "
-            f"target <= {TARGET_RAW}: {c.verdict(med <= TARGET_RAW)}"
-        )
+    for line in verdicts:
+        print(f"- {line}")
     count = parsing["count"]
     ptimes = parsing["times"]
     print()
