@@ -11,7 +11,9 @@ track it closely, and they are what a change to the Python code changes.
 Run: ``python bench/instructions.py`` (all scenarios; valgrind must be installed; about
 3 minutes per scenario on a quiet machine) or ``python bench/instructions.py raw qonto``.
 Scenarios: raw / qonto (raw httpx and ``qonto.supplier_invoices.get()`` on the Qonto body),
-raw-qondor / qondor (the same for Qondor), core (the request loop alone, Qonto body),
+raw-qondor / qondor (the same for Qondor), qonto-std / qondor-std (our ``get()`` as the
+default install runs it: bodies decoded by the standard json module even where msgspec, the
+``speedups`` extra, is importable), core (the request loop alone, Qonto body),
 parse-qonto (structuring one decoded supplier invoice), parse-qondor (``parse_invoice``).
 """
 
@@ -29,7 +31,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SCENARIOS = ("raw", "qonto", "raw-qondor", "qondor", "core", "parse-qonto", "parse-qondor")
+SCENARIOS = (
+    "raw",
+    "qonto",
+    "qonto-std",
+    "raw-qondor",
+    "qondor",
+    "qondor-std",
+    "core",
+    "parse-qonto",
+    "parse-qondor",
+)
 
 
 async def _loop(scenario: str, calls: int) -> None:
@@ -53,6 +65,12 @@ async def _loop(scenario: str, calls: int) -> None:
     # Decoded as the clients decode bodies (fractions as Decimal).
     qondor_decoded = decode_json(qondor_bytes.decode())
     qonto_decoded = decode_json(qonto_bytes.decode())["supplier_invoice"]
+    if scenario.endswith("-std"):
+        # As the default install runs: the standard json module, even with msgspec here.
+        from qondor_invoicing._http import decode
+
+        setattr(decode, "FAST_DECODER", None)  # noqa: B010 - a Final, on purpose
+        scenario = scenario.removesuffix("-std")
     qondor = QondorClient(API_KEY, transport=transport(qondor_bytes), rate_limit=None)
     qonto = QontoClient(access_token=TOKEN, transport=transport(qonto_bytes), rate_limit=None)
     raw = httpx.AsyncClient(
@@ -154,7 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         high = _instructions(scenario, args.high)
         counts[scenario] = (high - low) / (args.high - args.low)
         print(f"{scenario}: {counts[scenario]:,.0f} instructions per call", flush=True)
-    for ours, raw in (("qonto", "raw"), ("qondor", "raw-qondor"), ("core", "raw")):
+    pairs = (
+        ("qonto", "raw"),
+        ("qonto-std", "raw"),
+        ("qondor", "raw-qondor"),
+        ("qondor-std", "raw-qondor"),
+        ("core", "raw"),
+    )
+    for ours, raw in pairs:
         if ours in counts and raw in counts:
             print(f"{ours} / {raw} = {counts[ours] / counts[raw]:.2f}")
     return 0
