@@ -279,30 +279,12 @@ def _settable_directly(cls: type[Any], fields: Sequence[attrs.Attribute[Any]]) -
     return True
 
 
-# The functions `_fast_model_hook` generated (their models can be built lazily).
-_GENERATED: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-# Incidental ``date | None`` / ``datetime | None`` fields read from a JSON string: their
-# parsers, whose values are never strings.
-_DEFERRED_PARSERS: frozenset[Any] = frozenset({_structure_date, _structure_datetime})
-
-
-def _deferred_type(field: attrs.Attribute[Any], conv: cattrs.Converter) -> type | None:
-    """The JSON type whose values of an incidental field are built on first access:
-    ``list`` for tuples (``tuple[X, ...] | None``), ``dict`` for models (``Model | None``),
-    ``str`` for dates and datetimes (``date | None``); ``None`` for a field that is built
-    at once."""
+def _read_later(field: attrs.Attribute[Any]) -> bool:
+    """Whether an incidental field (optional, default ``None``) is read from the document
+    when first accessed rather than when the model is structured (see `lazy`)."""
     if field.name == EXTRA_FIELD or field.default is not None or is_essential(field):
-        return None
-    inner = _optional_arg(field.type)
-    if inner is None:
-        return None
-    if conv.get_structure_hook(inner) in _DEFERRED_PARSERS:
-        return str
-    if _homogeneous_tuple_arg(inner) is not None:
-        return list
-    return dict if conv.get_structure_hook(inner) in _GENERATED else None
+        return False
+    return _optional_arg(field.type) is not None
 
 
 def _fast_model_hook(
@@ -344,7 +326,7 @@ def _fast_model_hook(
     extra_factory: Callable[[], Any] = dict  # what an empty ``extra`` is
     fields = attrs.fields(cls)
     direct = _settable_directly(cls, fields)
-    deferred: dict[str, tuple[str, type, Any, Any, Any, Any]] = {}
+    deferred: dict[str, tuple[str, tuple[str, ...], Any, Any, Any, Any]] = {}
     can_defer = (
         deferral is not None
         and direct
@@ -365,6 +347,21 @@ def _fast_model_hook(
             default_expr = f"_d{i}"
         else:
             default_expr = ""
+        wire = wire_name(field, naming)
+        names = spellings.get(wire)
+        if can_defer and _read_later(field):
+            # Not read now: the field's descriptor reads it on first access (see `lazy`).
+            assert deferral is not None
+            known.update(names or (wire,))
+            deferred[field.name] = (
+                wire,
+                tuple(names or (wire,)),
+                None,
+                conv.get_structure_hook(field.type),
+                deferral[0].get_structure_hook(field.type),
+                field.type,
+            )
+            continue
         arguments.append(f"{field.alias}=a{i}")
         slots.append(f"    _s{i}(self, a{i})")
         if direct:
@@ -375,30 +372,13 @@ def _fast_model_hook(
             if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
                 extra_factory = default.factory
             continue
-        wire = wire_name(field, naming)
-        names = spellings.get(wire)
         known.update(names or (wire,))
         inner = _optional_arg(field.type)
         value_type = inner if inner is not None else field.type
         test, convert = _conversion(i, conv.get_structure_hook(value_type), value_type, namespace)
         if inner is not None:
             test = f"v is not None and {test}" if test else "v is not None"
-        raw_type = _deferred_type(field, conv) if can_defer else None
-        if raw_type is not None:
-            # Kept as received; built on first access (see `lazy`).
-            assert deferral is not None
-            namespace[f"_r{i}"] = raw_type
-            deferred[field.name] = (
-                wire,
-                raw_type,
-                None,
-                conv.get_structure_hook(field.type),
-                deferral[0].get_structure_hook(field.type),
-                field.type,
-            )
-            lines += _lookup(names or (wire,))
-            lines.append(f"    a{i} = v if type(v) is _r{i} else {convert} if {test} else v")
-        elif names is not None:
+        if names is not None:
             # Null and missing alike: the default, or a missing required field.
             lines += _lookup(names)
             absent = default_expr or f"_missing({wire!r})"
@@ -462,7 +442,6 @@ def _fast_model_hook(
         )
     exec(compile("\n".join(lines), f"<fast structure {cls.__qualname__}>", "exec"), namespace)
     function: Callable[[Any, Any], Any] = namespace["structure"]
-    _GENERATED.add(function)
     return function
 
 

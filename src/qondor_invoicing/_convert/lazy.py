@@ -1,27 +1,29 @@
-"""Incidental nested fields built on first access, with the types and values of eager ones.
+"""Incidental fields read from the decoded document on first access, with the types and
+values of eager ones.
 
-The fast twin stores the decoded JSON of an incidental field holding models (a JSON array
-for ``tuple[Model, ...] | None``, an object for ``Model | None``) in the field's slot as
-received, and a data descriptor replacing the slot's builds the value the first time the
-attribute is read, then keeps it in the slot. Everything that reads a field (``==``,
-``hash``, ``repr``, pickling, ``attrs.evolve``, ``attrs.asdict``, unstructuring) goes
-through the attribute, so it only ever sees built values; the raw value is never returned.
+On a model with an ``extra`` field, the fast twin reads only the essential fields (and the
+incidental ones that have no default of ``None``) when it structures a document. Its
+``extra`` slot holds an `Unsplit`, the document itself; every incidental field's slot is
+left unset. A data descriptor replacing the slot's (`LazyField`) reads the field's value
+from the document the first time the attribute is read, builds it, and keeps it in the
+slot. Everything that reads a field (``==``, ``hash``, ``repr``, pickling,
+``attrs.evolve``, ``attrs.asdict``, unstructuring) goes through the attribute, so it only
+ever sees built values.
 
 A value that does not build follows the tolerant rule of every incidental field (see
 `converter._keep_incidental`): the field keeps its default and the raw value moves to
-``extra`` with a warning. Reading ``extra`` first builds every pending field of the
-instance, so ``extra`` always holds what an eager parse would have put there.
-
-On a class with lazy fields, ``extra`` itself is split from the decoded object (the keys no
-field reads) when first read: the slot holds an `Unsplit` until then.
+``extra`` with a warning. Reading ``extra`` (`ExtraField`) splits it from the document (the
+keys no field reads) and builds every pending field of the instance first, so ``extra``
+always holds what an eager parse would have put there; the document is not referred to
+after that.
 
 Only the fast twin defers: the detailed converter, the strict twin and constructors store
-built values (through the descriptor's ``__set__``, which writes the slot).
+built values in every slot (through the descriptors' ``__set__``, which write the slots).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["ExtraField", "LazyField", "Unsplit", "can_install", "install", "member_setter"]
@@ -40,29 +42,31 @@ def member_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:
 
 
 class Unsplit:
-    """What the ``extra`` slot holds until read: the decoded object it is split from."""
+    """What the ``extra`` slot holds until read: the decoded document of the instance."""
 
     __slots__ = ("raw",)
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Mapping[str, Any]) -> None:
         self.raw = raw
 
 
 class LazyField:
-    """Replaces the slot descriptor of one incidental field; builds the value when read.
+    """Replaces the slot descriptor of one incidental field; reads and builds the value
+    from the instance's document when the unset slot is first read.
 
-    ``raw_type`` is the JSON type deferred (``list`` for tuples, ``dict`` for models,
-    ``str`` for dates and datetimes): built values never have it (tuples, models, dates
-    or ``None``).
+    ``names`` are the field's wire spellings in rank order (the first that is not null
+    wins, as in the generated functions); ``wire`` is the canonical one.
     """
 
-    __slots__ = ("build", "default", "member", "name", "raw_type", "wire")
+    __slots__ = ("build", "default", "member", "name", "names", "wire")
 
-    def __init__(self, member: Any, name: str, wire: str, raw_type: type, default: Any) -> None:
+    def __init__(
+        self, member: Any, name: str, wire: str, names: tuple[str, ...], default: Any
+    ) -> None:
         self.member = member
         self.name = name
         self.wire = wire
-        self.raw_type = raw_type
+        self.names = names
         self.default = default
         # (fast hook, detailed hook, type, keep_incidental, ExtraField, cls, naming)
         self.build: tuple[Any, ...] | None = None
@@ -70,10 +74,12 @@ class LazyField:
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self.member
-        value = self.member.__get__(obj, owner)
-        if type(value) is self.raw_type:
-            value = self._resolve(obj, value)
-        return value
+        try:
+            return self.member.__get__(obj, owner)
+        except AttributeError:
+            pass  # not read yet (or an instance no converter made: the document says)
+        assert self.build is not None  # set by install() before any instance defers
+        return self.read(obj, self.build[4].document(obj))
 
     def __set__(self, obj: Any, value: Any) -> None:
         self.member.__set__(obj, value)
@@ -81,26 +87,37 @@ class LazyField:
     def __delete__(self, obj: Any) -> None:
         self.member.__delete__(obj)
 
-    def _resolve(self, obj: Any, raw: Any) -> Any:
-        assert self.build is not None  # set by install() before any instance defers
+    def read(self, obj: Any, document: Mapping[str, Any]) -> Any:
+        """Build this field of ``obj`` from ``document``, store it and return it."""
+        assert self.build is not None
         fast, detailed, type_, keep_incidental, extra_field, cls, naming = self.build
-        try:
-            value = fast(raw, type_)
-        except Exception:
-            # What the detailed lenient converter does with this field when eager: parse
-            # it, or keep it as received in extra (with a warning) and use the default.
-            data = {self.wire: raw}
-            extra = extra_field.split(obj)
-            keep_incidental(cls, data, extra, {self.wire: (detailed, type_)}, naming)
-            value = data.get(self.wire, self.default)
+        raw = None
+        for name in self.names:
+            raw = document.get(name)
+            if raw is not None:
+                break
+        if raw is None:
+            value = self.default
+        else:
+            try:
+                value = fast(raw, type_)
+            except Exception:
+                # What the detailed lenient converter does with this field when eager:
+                # parse it, or keep it as received in extra (with a warning) and use the
+                # default. The slot is set first: splitting extra builds the other fields.
+                self.member.__set__(obj, self.default)
+                data = {self.wire: raw}
+                extra = extra_field.split(obj)
+                keep_incidental(cls, data, extra, {self.wire: (detailed, type_)}, naming)
+                value = data.get(self.wire, self.default)
         self.member.__set__(obj, value)
         return value
 
 
 class ExtraField:
     """Replaces the slot descriptor of ``extra`` on a class with lazy fields: reading it
-    first splits it from the decoded object (`Unsplit`), then builds the instance's
-    pending fields (a value that does not build lands here)."""
+    first splits it from the document (`Unsplit`) and builds the instance's pending
+    fields (a value that does not build lands here)."""
 
     __slots__ = ("empty", "known", "lazy", "member")
 
@@ -116,26 +133,38 @@ class ExtraField:
         self.known = known  # every key a field reads
         self.empty = empty  # the field's default factory
 
+    def document(self, obj: Any) -> Mapping[str, Any]:
+        """The document ``obj`` was structured from, while its fields are pending."""
+        value = self.member.__get__(obj)
+        if type(value) is not Unsplit:
+            # Every field is built once extra is split: an unset slot here is an instance
+            # made without a converter (object.__new__), which has no value to read.
+            raise AttributeError("attribute not set and no document to read it from")
+        raw: Mapping[str, Any] = value.raw
+        return raw
+
     def split(self, obj: Any) -> Any:
-        """``obj``'s extra keys, split from its decoded object if not done yet (pending
-        fields not built)."""
+        """``obj``'s extra keys: on first call, split from its document, and every pending
+        field built."""
         value = self.member.__get__(obj)
         if type(value) is Unsplit:
-            raw, known = value.raw, self.known
-            if raw.keys() <= known:
+            document, known = value.raw, self.known
+            if document.keys() <= known:
                 value = self.empty()
             else:
-                value = {k: x for k, x in raw.items() if k not in known}
+                value = {k: x for k, x in document.items() if k not in known}
             self.member.__set__(obj, value)
+            for field in self.lazy:
+                try:
+                    field.member.__get__(obj)
+                except AttributeError:
+                    field.read(obj, document)
         return value
 
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self.member
-        self.split(obj)
-        for field in self.lazy:
-            field.__get__(obj, owner)
-        return self.member.__get__(obj, owner)
+        return self.split(obj)
 
     def __set__(self, obj: Any, value: Any) -> None:
         self.member.__set__(obj, value)
@@ -155,7 +184,7 @@ def can_install(cls: type[Any], naming: Any) -> bool:
 
 def install(
     cls: type[Any],
-    fields: dict[str, tuple[str, type, Any, Any, Any, Any]],
+    fields: dict[str, tuple[str, tuple[str, ...], Any, Any, Any, Any]],
     extra_name: str,
     keep_incidental: Callable[..., None],
     naming: Any,
@@ -163,7 +192,7 @@ def install(
     known: frozenset[str],
     empty: Callable[[], Any],
 ) -> None:
-    """Make ``fields`` of ``cls`` lazy: ``{name: (wire, raw_type, default, fast hook,
+    """Make ``fields`` of ``cls`` lazy: ``{name: (wire, spellings, default, fast hook,
     detailed hook, type)}``, and its ``extra`` split on first read (``known``: the keys
     the fields read; ``empty``: its default factory). Installing again (a new fast twin)
     replaces the hooks."""
@@ -178,11 +207,12 @@ def install(
     extra_field.known = known
     extra_field.empty = empty
     lazy = []
-    for name, (wire, raw_type, default, fast, detailed, type_) in fields.items():
+    for name, (wire, names, default, fast, detailed, type_) in fields.items():
         current = cls.__dict__[name]
         field = current if isinstance(current, LazyField) else None
         if field is None:
-            field = LazyField(members[name], name, wire, raw_type, default)
+            field = LazyField(members[name], name, wire, names, default)
+        field.names = names
         field.build = (fast, detailed, type_, keep_incidental, extra_field, cls, naming)
         if field is not current:
             setattr(cls, name, field)
