@@ -54,8 +54,12 @@ ALIASES: dict[type, dict[str, tuple[str, ...]]] = {
     Item: {"code": ("code", "sku"), "amount": ("amount", "price", "total")},
     Note: {"text": ("text", "body")},
 }
+# Keys read elsewhere; "orderNo" and "plain" are read by fields all the same.
+IGNORED = {Order: {"skip", "status", "orderNo", "plain"}, Item: {"skip"}}
 LENIENT = make_converter("camel", aliases=ALIASES)
 STRICT = make_converter("camel", strict=True, aliases=ALIASES)
+IGNORING = make_converter("camel", aliases=ALIASES, ignored=IGNORED)
+STRICT_IGNORING = make_converter("camel", strict=True, aliases=ALIASES, ignored=IGNORED)
 SPELLINGS = sorted(
     {name for table in ALIASES.values() for names in table.values() for name in names}
 )
@@ -150,6 +154,23 @@ def test_the_strict_twin_reads_aliases_and_refuses_unknown_keys() -> None:
         structure(STRICT, {"orderId": 1, "unknown": 1}, Order)
 
 
+def test_ignored_keys_are_neither_fields_nor_extra_unless_a_field_reads_them() -> None:
+    wire = {"ref": 1, "skip": 1, "status": "x", "orderNo": "N", "plain": "p", "other": 2}
+    wire["rows"] = [{"sku": "A", "skip": 3, "other": 4}]
+    for converter in (IGNORING, IGNORING.fast()):
+        assert converter.structure(wire, Order) == Order(
+            id=1,
+            number="N",
+            plain="p",
+            items=(Item(code="A", extra={"other": 4}),),
+            extra={"other": 2},
+        )
+    del wire["other"], wire["rows"][0]["other"]
+    assert structure(STRICT_IGNORING, wire, Order).extra == {}
+    with pytest.raises(ResponseValidationError):
+        structure(STRICT, wire, Order)  # the same keys, not ignored
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [
@@ -180,11 +201,11 @@ AMOUNT = (
     st.none() | st.integers(-99, 99) | st.decimals(places=2, allow_nan=False, allow_infinity=False)
 )
 ITEM = st.dictionaries(
-    st.sampled_from(["code", "sku", "amount", "price", "total", "other"]), TEXT | AMOUNT
+    st.sampled_from(["code", "sku", "amount", "price", "total", "other", "skip"]), TEXT | AMOUNT
 )
 VALID: dict[str, Any] = {
     **dict.fromkeys(["id", "orderId", "ref", "count", "qty"], st.none() | st.integers(0, 9)),
-    **dict.fromkeys(["orderNo", "number", "label", "title", "plain", "other"], TEXT),
+    **dict.fromkeys(["orderNo", "number", "label", "title", "plain", "other", "skip"], TEXT),
     **dict.fromkeys(["items", "lines", "rows"], st.none() | st.lists(ITEM, max_size=2)),
     **dict.fromkeys(
         ["note", "comment"], st.none() | st.dictionaries(st.sampled_from(SPELLINGS), TEXT)
@@ -208,7 +229,7 @@ def orders(draw: st.DrawFn) -> dict[str, Any]:
 def test_both_converters_agree_on_any_mix_of_spellings(wire: dict[str, Any]) -> None:
     # The fast twin never accepts what the detailed converter refuses nor builds anything
     # different (incidental values it cannot build defer to the detailed converter's rule).
-    for converter in (LENIENT, STRICT):
+    for converter in (LENIENT, STRICT, IGNORING, STRICT_IGNORING):
         fast = outcome(converter.fast(), wire, Order)
         detailed = outcome(converter, wire, Order)
         if fast[0] or not detailed[0]:

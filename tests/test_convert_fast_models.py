@@ -20,7 +20,7 @@ import attrs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qondor_invoicing.qondor._wire import WIRE_ALIASES, dropped_keys, invoice_fields
+from qondor_invoicing.qondor._wire import WIRE_ALIASES, invoice_fields
 from qondor_invoicing.qondor.client import _CONVERTER as QONDOR_CONVERTER
 from qondor_invoicing.qondor.models import Customer, Invoice, InvoiceKind, InvoiceLine, InvoiceState
 from qondor_invoicing.qonto.models import SupplierInvoice
@@ -87,13 +87,11 @@ def agree(converter: Any, wire: Any, cls: Any) -> None:
 def qondor_payload() -> dict[str, Any]:
     fake = FakeQondor(rate_limit=None)
     [first, *_] = fake.seed(5, random_seed=3)
-    keys = frozenset({"invoiceType", "status"})
     data = invoice_fields(
         fake.wire(first),
         InvoiceKind.INVOICE_SPECIFICATION,
         InvoiceState.UNPROCESSED,
-        resolver_keys=keys,
-        dropped=dropped_keys(keys),
+        frozenset({"invoiceType", "status"}),
     )
     data["raw"] = {}
     return data

@@ -8,21 +8,36 @@ is consumed (not kept in ``extra``), a null one included; a field none of whose 
 has a value keeps its default. The fast twin generates the lookups (`fast`); the detailed
 converter renames the payload's keys to wire names first (`renamed`), so that its error
 paths name the wire name (``$.invoiceNumber``) whatever spelling arrived.
+
+``make_converter`` also takes keys to ignore per class: keys another reader consumes (a
+resolver's), which land neither in a field nor in ``extra``. A key a field is read from
+is never ignored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from .wire import EXTRA_FIELD, Naming, wire_name
 
-__all__ = ["Aliases", "AliasIndex", "alias_index", "field_spellings", "renamed"]
+__all__ = [
+    "AliasIndex",
+    "Aliases",
+    "Ignored",
+    "alias_index",
+    "field_spellings",
+    "ignored_keys",
+    "renamed",
+]
 
 Aliases = Mapping[type, Mapping[str, Sequence[str]]]
 """Per model class: a field's wire name -> every spelling it is read under, best first."""
+
+Ignored = Mapping[type, Collection[str]]
+"""Per model class: keys read elsewhere, kept neither in a field nor in ``extra``."""
 
 AliasIndex = dict[str, tuple[str, int]]
 """Each spelling -> (the wire name it stands for, its rank among that field's spellings)."""
@@ -57,6 +72,19 @@ def field_spellings(
             owner[name] = wire
         result[wire] = spellings
     return result
+
+
+def ignored_keys(
+    cls: type[Any], naming: Naming, aliases: Aliases | None, ignored: Ignored | None
+) -> frozenset[str]:
+    """The keys of ``ignored[cls]`` that no field of ``cls`` is read from."""
+    keys = ignored.get(cls) if ignored else None
+    if not keys:
+        return frozenset()
+    read = {wire_name(f, naming) for f in attrs.fields(cls) if f.init and f.name != EXTRA_FIELD}
+    for names in field_spellings(cls, naming, aliases).values():
+        read.update(names)
+    return frozenset(keys) - read
 
 
 def alias_index(spellings: Mapping[str, tuple[str, ...]]) -> AliasIndex:

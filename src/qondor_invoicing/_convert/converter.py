@@ -24,7 +24,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.v import format_exception
 
 from ..errors import ResponseValidationError
-from .aliases import Aliases, alias_index, field_spellings, renamed
+from .aliases import Aliases, Ignored, alias_index, field_spellings, ignored_keys, renamed
 from .fast import add_fast_hooks
 from .wire import (
     _EXTRA_KEY,
@@ -65,6 +65,7 @@ class _Converter(cattrs.Converter):
     naming: Naming | None = None
     strict: bool = False
     aliases: Aliases | None = None
+    ignored: Ignored | None = None
     _fast: cattrs.Converter | None = None
 
     def fast(self) -> cattrs.Converter:
@@ -82,6 +83,7 @@ class _Converter(cattrs.Converter):
                 self.naming,
                 self.strict,
                 aliases=self.aliases,
+                ignored=self.ignored,
                 detailed=self,
                 keep_incidental=_keep_incidental,
             )
@@ -107,6 +109,7 @@ def make_converter(
     strict: bool = False,
     configure: Callable[[cattrs.Converter], None] | None = None,
     aliases: Aliases | None = None,
+    ignored: Ignored | None = None,
 ) -> cattrs.Converter:
     """Build a converter for one API.
 
@@ -119,6 +122,9 @@ def make_converter(
         aliases: Per model class, ``{wire name: (spelling, ...)}``: the spellings a field
             is read under, best first, its wire name among them (see `aliases`). The
             best-ranked spelling with a non-null value wins; all of them are consumed.
+        ignored: Per model class, keys read elsewhere (e.g. by a resolver): neither a
+            field nor ``extra`` (nor refused by the strict twin). A key a field is read
+            from is read all the same.
 
     Returns:
         The converter.
@@ -127,6 +133,7 @@ def make_converter(
     conv.naming = naming
     conv.strict = strict
     conv.aliases = {cls: dict(table) for cls, table in aliases.items()} if aliases else None
+    conv.ignored = {cls: frozenset(keys) for cls, keys in ignored.items()} if ignored else None
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(bool, _structure_bool)
@@ -183,6 +190,7 @@ def make_converter(
         spellings = field_spellings(cls, naming, conv.aliases)
         # Aliased keys are renamed to wire names first: errors name the wire name.
         index = alias_index(spellings) if spellings else None
+        skip = ignored_keys(cls, naming, conv.aliases, conv.ignored)
         has_extra = any(f.name == EXTRA_FIELD for f in fields)
         # Incidental fields are parsed before the model (see `_keep_incidental`); only the
         # detailed lenient converter keeps them: the fast twin fails and defers to it.
@@ -207,12 +215,15 @@ def make_converter(
             def structure_object(data: Any, cl: Any) -> Any:
                 if type(data) is not dict and not isinstance(data, Mapping):
                     raise WireTypeError(f"expected an object, got {json_type(data)}")
+                if skip and not skip.isdisjoint(data):
+                    data = {k: v for k, v in data.items() if k not in skip}
                 if index is not None:
                     data = renamed(data, index)
                 return base(data, cl)
 
             return structure_object
         known_keys = frozenset(known)
+        consumed = known_keys | skip  # not in extra
 
         def structure_keeping_extras(data: Any, cl: Any) -> Any:
             if type(data) is not dict and not isinstance(data, Mapping):
@@ -221,13 +232,13 @@ def make_converter(
                 data = renamed(data, index)
             if incidental:
                 split = {k: v for k, v in data.items() if k in known_keys}
-                extra = {k: v for k, v in data.items() if k not in known_keys}
+                extra = {k: v for k, v in data.items() if k not in consumed}
                 _keep_incidental(cls, split, extra, incidental, naming)
                 split[_EXTRA_KEY] = extra
                 data = split
             elif not data.keys() <= known_keys:
                 split = {k: v for k, v in data.items() if k in known_keys}
-                split[_EXTRA_KEY] = {k: v for k, v in data.items() if k not in known_keys}
+                split[_EXTRA_KEY] = {k: v for k, v in data.items() if k not in consumed}
                 data = split
             return base(data, cl)
 

@@ -20,7 +20,7 @@ import attrs
 import cattrs
 
 from . import lazy
-from .aliases import Aliases, field_spellings
+from .aliases import Aliases, Ignored, field_spellings, ignored_keys
 from .wire import (
     EXTRA_FIELD,
     SHORTHAND_ATTRIBUTE,
@@ -115,12 +115,14 @@ def add_fast_hooks(
     strict: bool,
     *,
     aliases: Aliases | None = None,
+    ignored: Ignored | None = None,
     detailed: cattrs.Converter | None = None,
     keep_incidental: Callable[..., None] | None = None,
 ) -> None:
     """Register the fast twin's hooks on ``conv``.
 
-    Models read their fields under the spellings of ``aliases`` (see `aliases`). With
+    Models read their fields under the spellings of ``aliases`` and keep the keys of
+    ``ignored`` out of ``extra`` (see `aliases`). With
     ``detailed`` (the lenient converter ``conv`` is the twin of) and its
     ``keep_incidental``, incidental fields holding models are built on first access
     (see `lazy`).
@@ -185,7 +187,7 @@ def add_fast_hooks(
         # The strict twin keeps cattrs' functions: it serves tests, not throughput.
         conv.register_structure_hook_factory(
             lambda t: isinstance(t, type) and attrs.has(t) and not getattr(t, "__parameters__", ()),
-            lambda cls: _fast_model_hook(cls, conv, naming, deferral, aliases),
+            lambda cls: _fast_model_hook(cls, conv, naming, deferral, aliases, ignored),
         )
 
 
@@ -293,6 +295,7 @@ def _fast_model_hook(
     naming: Naming,
     deferral: tuple[cattrs.Converter, Callable[..., None]] | None = None,
     aliases: Aliases | None = None,
+    ignored: Ignored | None = None,
 ) -> Callable[[Any, Any], Any]:
     """Generate a function structuring a wire object into the attrs class ``cls``.
 
@@ -301,7 +304,8 @@ def _fast_model_hook(
     class is called with keywords (no intermediate dict); a value of exactly the type a
     hook would return unchanged (a ``str`` for ``str``) skips the hook. A field with
     aliases is looked up under each spelling in rank order until one is not null (null
-    and missing are alike for it, as after the detailed converter's renaming).
+    and missing are alike for it, as after the detailed converter's renaming). Ignored
+    keys count as known: they never land in ``extra``.
     """
     attrs.resolve_types(cls)
     spellings = field_spellings(cls, naming, aliases)
@@ -321,7 +325,7 @@ def _fast_model_hook(
     ]
     arguments: list[str] = []
     slots: list[str] = []
-    known: set[str] = set()
+    known: set[str] = set(ignored_keys(cls, naming, aliases, ignored))
     extra: str | None = None  # the local holding the ``extra`` field
     extra_factory: Callable[[], Any] = dict  # what an empty ``extra`` is
     fields = attrs.fields(cls)

@@ -123,12 +123,22 @@ def parse_decimal(value: Any) -> Decimal:
         # What decode_json makes of a JSON fraction (always finite): returned as it is
         # (else the path below says what is wrong).
         result = value
-        if result.is_finite() and _within_bounds(result):
-            return result
+        if result.is_finite() and -MAX_FRACTION_DIGITS <= result.adjusted() < MAX_INTEGER_DIGITS:
+            try:
+                _exact_quantize(result, _QUANTUM)  # `_within_bounds`, inline
+            except ArithmeticError:
+                pass
+            else:
+                return result
     elif kind is int:
-        if -_INT_LIMIT < value < _INT_LIMIT:
-            return Decimal(value)  # at most MAX_INTEGER_DIGITS digits
+        cached = _INT_DECIMALS.get(value)
+        if cached is not None:
+            return cached
         result = Decimal(value)
+        if -_INT_LIMIT < value < _INT_LIMIT:  # at most MAX_INTEGER_DIGITS digits
+            if len(_INT_DECIMALS) < _MAX_INT_DECIMALS:
+                _INT_DECIMALS[value] = result
+            return result
     elif kind is float:
         result = Decimal(repr(value))
     elif isinstance(value, str):
@@ -169,6 +179,11 @@ _INT_LIMIT: Final = 10**MAX_INTEGER_DIGITS
 _EXACT_CONTEXT: Final = Context(
     prec=MAX_INTEGER_DIGITS + MAX_FRACTION_DIGITS + 4, traps=[Inexact, InvalidOperation]
 )
+_exact_quantize: Final = _EXACT_CONTEXT.quantize
+# Integers seen and their Decimals (immutable, so shared): quantities, rates and whole
+# amounts repeat. Only integers within the bound are kept, at most this many.
+_INT_DECIMALS: dict[int, Decimal] = {}
+_MAX_INT_DECIMALS: Final = 1024
 
 
 def _within_bounds(result: Decimal) -> bool:
@@ -177,7 +192,7 @@ def _within_bounds(result: Decimal) -> bool:
     if not -MAX_FRACTION_DIGITS <= result.adjusted() < MAX_INTEGER_DIGITS:
         return False
     try:
-        result.quantize(_QUANTUM, None, _EXACT_CONTEXT)  # one C call, no text
+        _exact_quantize(result, _QUANTUM)  # one C call, no text
     except ArithmeticError:
         return False
     return True

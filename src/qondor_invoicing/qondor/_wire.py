@@ -4,8 +4,9 @@ Each model field has a wire name (its camelCase name) and the other spellings a 
 Qondor payload may use. The converter reads them (`WIRE_ALIASES`, see `_convert.aliases`):
 the best-ranked spelling present with a non-null value wins, every spelling present is
 consumed (the payload as a whole stays in ``Invoice.raw``). What is not a plain alias is
-prepared by `invoice_fields`: the currency (several keys, ISO 4217 numeric codes), a
-customer sent as a string or flat on the invoice, and the keys the resolver reads.
+prepared by `invoice_fields`: the currency (several keys, ISO 4217 numeric codes), and a
+customer sent as a string or flat on the invoice. The keys the resolver reads and the
+currency keys are ignored by the converter (`ignored_keys`): they are not kept in ``extra``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Final
 
 from .models import Customer, Invoice, InvoiceKind, InvoiceLine, InvoiceState
 
-__all__ = ["WIRE_ALIASES", "dropped_keys", "invoice_fields"]
+__all__ = ["WIRE_ALIASES", "ignored_keys", "invoice_fields"]
 
 _LINES_KEYS: Final = ("lines", "invoiceLines", "specificationLines", "lineItems", "rows", "items")
 _INVOICE_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
@@ -87,43 +88,35 @@ _FLAT_CUSTOMER: Final[Mapping[str, tuple[str, ...]]] = {
     "vatNumber": ("vatNumber", "customerVatNumber"),
     "email": ("invoiceEmail", "customerEmail"),
 }
-# Keys of the payload the Invoice is structured from that `invoice_fields` sets itself.
-_SET: Final = frozenset({"kind", "state", "raw", "currency", "customer"})
-_INVOICE_SPELLINGS: Final = frozenset(name for names in _INVOICE_ALIASES.values() for name in names)
 
 
-def dropped_keys(resolver_keys: frozenset[str]) -> frozenset[str]:
-    """The payload keys `invoice_fields` removes: those the resolver reads (``resolver_keys``)
-    and the currency's, except the ones an `Invoice` field is read from."""
-    return (resolver_keys | frozenset(_CURRENCY_KEYS)) - _INVOICE_SPELLINGS - _SET
+def ignored_keys(resolver_keys: frozenset[str]) -> frozenset[str]:
+    """The payload keys the converter ignores (``make_converter(ignored={Invoice: ...})``):
+    those the resolver reads (``resolver_keys``) and the currency keys (the converter reads
+    a key an `Invoice` field is read from all the same)."""
+    return resolver_keys | frozenset(_CURRENCY_KEYS)
 
 
 def invoice_fields(
     payload: Mapping[str, Any],
     kind: InvoiceKind,
     state: InvoiceState,
-    *,
     resolver_keys: frozenset[str],
-    dropped: frozenset[str],
 ) -> dict[str, Any]:
     """What the converter structures an `Invoice` from: a copy of ``payload`` with the kind,
-    the state, the payload itself (``raw``) and the currency set, the customer as an object
-    (or missing), and the keys read by others dropped (`dropped_keys`) so that they do not
-    land in ``extra``. Aliased fields are read by the converter itself.
+    the state, the payload itself (``raw``) and the currency set, and the customer as an
+    object (or missing). Aliased fields are read by the converter itself.
 
     Args:
         payload: The payment as decoded from JSON.
         kind: Its kind, as resolved.
         state: Its state, as resolved.
         resolver_keys: Every key the resolver may read.
-        dropped: ``dropped_keys(resolver_keys)``, worked out once per client.
 
     Returns:
         A new dict (``payload`` is not changed).
     """
     data = dict(payload)  # copied in C; only the few keys below are touched
-    for key in dropped.intersection(data):
-        del data[key]
     data["kind"] = kind
     data["state"] = state
     data["raw"] = payload

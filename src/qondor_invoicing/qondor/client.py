@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
+import cattrs
 import httpx
 
 from .. import _env
@@ -33,7 +35,7 @@ from ..errors import (
     ConfigurationError,
     ResponseValidationError,
 )
-from ._wire import WIRE_ALIASES, dropped_keys, invoice_fields
+from ._wire import WIRE_ALIASES, ignored_keys, invoice_fields
 from .invoices import (
     MAX_EXTERNAL_REFERENCE_LENGTH,
     MAX_FAILURE_MESSAGE_LENGTH,
@@ -67,7 +69,15 @@ _NON_JSON_HINT: Final = (
 )
 
 
-_CONVERTER: Final = make_converter("camel", aliases=WIRE_ALIASES)
+@functools.lru_cache(maxsize=16)
+def _converter(resolver_keys: frozenset[str]) -> cattrs.Converter:
+    """The converter of the clients whose resolver reads ``resolver_keys`` (one per set:
+    those keys are ignored, not kept in ``extra``)."""
+    ignored = ignored_keys(resolver_keys)
+    return make_converter("camel", aliases=WIRE_ALIASES, ignored={Invoice: ignored})
+
+
+_CONVERTER: Final = _converter(DEFAULT_RESOLVER.consumed_keys())
 
 
 class QondorClient(BaseClient):
@@ -211,7 +221,7 @@ class QondorClient(BaseClient):
         self._strict = settings.strict
         self._resolver: Resolver = settings.resolver
         self._consumed_keys = settings.consumed_keys
-        self._dropped_keys = dropped_keys(settings.consumed_keys)
+        self._converter = _converter(settings.consumed_keys)
         self.invoices: Invoices = Invoices(self)
         """The Invoice endpoints: the queue, one payment, and the state changes."""
 
@@ -302,14 +312,8 @@ class QondorClient(BaseClient):
                     state.value,
                 )
             state = InvoiceState.UNPROCESSED
-        data = invoice_fields(
-            payload,
-            kind,
-            state,
-            resolver_keys=self._consumed_keys,
-            dropped=self._dropped_keys,
-        )
-        invoice = structure(_CONVERTER, data, Invoice, body=body, method=method, url=url)
+        data = invoice_fields(payload, kind, state, self._consumed_keys)
+        invoice = structure(self._converter, data, Invoice, body=body, method=method, url=url)
         return stamp(invoice, response) if response is not None else invoice
 
 

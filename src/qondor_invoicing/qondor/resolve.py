@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -113,6 +114,8 @@ DEFAULT_STATE_NAMES: Final[Mapping[str, InvoiceState]] = {
 #: The value of the unknown `InvoiceState` used when a payload carries no state at all.
 STATE_NOT_REPORTED: Final = "not reported"
 
+# What a decoded JSON value that is not an object can be (told from a mapping at once).
+_SCALARS: Final = frozenset({type(None), str, int, bool, float, Decimal, list})
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _INTEGER = re.compile(r"-?[0-9]+")
 
@@ -252,7 +255,7 @@ class InvoiceResolver:
     ) -> T | None:
         for field in fields:
             value = payload.get(field)
-            if value is not None and (type(value) is dict or isinstance(value, Mapping)):
+            if type(value) is dict or (type(value) not in _SCALARS and isinstance(value, Mapping)):
                 candidates = tuple(value.get(k) for k in ("name", "text", "value", "code", "id"))
             else:
                 candidates = (value,)
@@ -261,15 +264,16 @@ class InvoiceResolver:
                     key = _code_key(candidate)
                     if key is not None and key in codes:
                         return codes[key]
-            for sibling_name in _siblings(field):
+            # (The memos read inline: names repeat, and this runs for every payload.)
+            for sibling_name in _SIBLINGS.get(field) or _siblings(field):
                 sibling = payload.get(sibling_name)
                 if isinstance(sibling, str):
-                    hit = names.get(_normalised(sibling))
+                    hit = names.get(_NORMALISED.get(sibling) or _normalised(sibling))
                     if hit is not None:
                         return hit
             for candidate in candidates:
                 if isinstance(candidate, str):
-                    hit = names.get(_normalised(candidate))
+                    hit = names.get(_NORMALISED.get(candidate) or _normalised(candidate))
                     if hit is not None:
                         return hit
         return None
