@@ -171,6 +171,17 @@ def test_ignored_keys_are_neither_fields_nor_extra_unless_a_field_reads_them() -
         structure(STRICT, wire, Order)  # the same keys, not ignored
 
 
+def test_two_converters_of_one_class_keep_their_own_ignored_keys() -> None:
+    # Incidental fields are read on first access, and extra split then: each instance
+    # keeps what its own converter ignores.
+    wire = {"id": 1, "skip": 1, "title": "t"}
+    ignoring = IGNORING.fast().structure(wire, Order)
+    lenient = LENIENT.fast().structure(wire, Order)
+    again = IGNORING.fast().structure(wire, Order)
+    assert (ignoring.extra, lenient.extra, again.extra) == ({}, {"skip": 1}, {})
+    assert ignoring.label == lenient.label == "t"
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [

@@ -417,7 +417,8 @@ def _fast_model_hook(
     if extra is not None and deferred:
         # Split when ``extra`` is first read (see `lazy.ExtraField`).
         namespace["_Unsplit"] = lazy.Unsplit
-        lines.append(f"    {extra} = _Unsplit(o)")
+        namespace["_known"] = frozenset(known)
+        lines.append(f"    {extra} = _Unsplit(o, _known)")
     elif extra is not None:
         namespace["_known"] = frozenset(known)
         lines += [
@@ -441,7 +442,6 @@ def _fast_model_hook(
             EXTRA_FIELD,
             deferral[1],
             naming,
-            known=frozenset(known),
             empty=extra_factory,
         )
     exec(compile("\n".join(lines), f"<fast structure {cls.__qualname__}>", "exec"), namespace)

@@ -42,12 +42,15 @@ def member_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:
 
 
 class Unsplit:
-    """What the ``extra`` slot holds until read: the decoded document of the instance."""
+    """What the ``extra`` slot holds until read: the decoded document of the instance, and
+    the keys that do not go to ``extra`` (those the fields read, and the keys the
+    converter ignores: two converters of one class may ignore different keys)."""
 
-    __slots__ = ("raw",)
+    __slots__ = ("known", "raw")
 
-    def __init__(self, raw: Mapping[str, Any]) -> None:
+    def __init__(self, raw: Mapping[str, Any], known: frozenset[str]) -> None:
         self.raw = raw
+        self.known = known
 
 
 class LazyField:
@@ -119,18 +122,16 @@ class ExtraField:
     first splits it from the document (`Unsplit`) and builds the instance's pending
     fields (a value that does not build lands here)."""
 
-    __slots__ = ("empty", "known", "lazy", "member")
+    __slots__ = ("empty", "lazy", "member")
 
     def __init__(
         self,
         member: Any,
         lazy: tuple[LazyField, ...],
-        known: frozenset[str],
         empty: Callable[[], Any],
     ) -> None:
         self.member = member
         self.lazy = lazy
-        self.known = known  # every key a field reads
         self.empty = empty  # the field's default factory
 
     def document(self, obj: Any) -> Mapping[str, Any]:
@@ -148,7 +149,7 @@ class ExtraField:
         field built."""
         value = self.member.__get__(obj)
         if type(value) is Unsplit:
-            document, known = value.raw, self.known
+            document, known = value.raw, value.known
             if document.keys() <= known:
                 value = self.empty()
             else:
@@ -189,22 +190,20 @@ def install(
     keep_incidental: Callable[..., None],
     naming: Any,
     *,
-    known: frozenset[str],
     empty: Callable[[], Any],
 ) -> None:
     """Make ``fields`` of ``cls`` lazy: ``{name: (wire, spellings, default, fast hook,
-    detailed hook, type)}``, and its ``extra`` split on first read (``known``: the keys
-    the fields read; ``empty``: its default factory). Installing again (a new fast twin)
-    replaces the hooks."""
+    detailed hook, type)}``, and its ``extra`` split on first read (``empty``: its default
+    factory; the keys kept out of it come with each document, see `Unsplit`). Installing
+    again (a new fast twin) replaces the hooks."""
     members = _MEMBERS.setdefault(cls, {})
     for name in (*fields, extra_name):
         if name not in members:
             members[name] = cls.__dict__[name]
     extra_field = cls.__dict__[extra_name]
     if not isinstance(extra_field, ExtraField):
-        extra_field = ExtraField(members[extra_name], (), known, empty)
+        extra_field = ExtraField(members[extra_name], (), empty)
         setattr(cls, extra_name, extra_field)
-    extra_field.known = known
     extra_field.empty = empty
     lazy = []
     for name, (wire, names, default, fast, detailed, type_) in fields.items():
