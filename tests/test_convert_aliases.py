@@ -78,6 +78,7 @@ def outcome(converter: Any, data: Any, cls: Any) -> tuple[bool, Any, Any, list[s
     try:
         result = converter.structure(data, cls)
         extra = result.extra  # builds every field deferred by the fast twin
+        attrs.asdict(result)  # and those of nested models (read on first access too)
     except Exception:
         return False, None, None, messages
     finally:
