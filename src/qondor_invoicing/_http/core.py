@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import http.cookiejar
 import logging
 import math
-import threading
 import time
 import weakref
 from collections.abc import Mapping
@@ -25,7 +23,9 @@ from ..errors import (
 from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth
 from .limits import Limiter
+from .logs import body_for_log, clip_body, transport_log_redaction
 from .options import ClientOptions
+from .pool import NoServerCookies, plain_headers
 from .redact import Masked, Redactor
 from .response import (
     AnswerHeaders,
@@ -47,50 +47,6 @@ _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 DEADLINE_FACTOR: Final = 3.0
 """Without an explicit ``deadline``, one attempt may last this many times the longest of
 its timeouts (30 s by default, so 90 s): httpx's timeouts bound each read, not the whole."""
-_BODY_LOG_LIMIT: Final = 4000
-# The loggers of httpx and httpcore (a filter applies to its own logger's records only).
-_TRANSPORT_LOGGERS: Final = (
-    "httpx",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
-)
-
-
-class _TransportLogRedaction(logging.Filter):
-    """Masks every live client's credentials in httpx's and httpcore's log records.
-
-    httpx logs each answer's status line at INFO (reason phrase included) and httpcore logs
-    every response header at DEBUG: a server echoing a credential there would get it into
-    the application's logs. Their records pass through here before any handler sees them.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._cores: weakref.WeakSet[HTTPCore] = weakref.WeakSet()
-        self._lock = threading.Lock()
-
-    def add(self, core: HTTPCore) -> None:
-        with self._lock:
-            self._cores.add(core)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        with self._lock:
-            cores = list(self._cores)
-        if cores:
-            message = clean = record.getMessage()
-            for core in cores:
-                clean = core.redact(clean)
-            if clean != message:
-                record.msg, record.args = clean, ()
-        return True
-
-
-_transport_log_redaction = _TransportLogRedaction()
-for _name in _TRANSPORT_LOGGERS:
-    logging.getLogger(_name).addFilter(_transport_log_redaction)
 
 
 @attrs.define
@@ -178,7 +134,7 @@ class HTTPCore:
         self.deadline: float | NotGiven | None = options.deadline
         self._redactor_key: tuple[str, ...] = Masked(auth.secrets())
         self._redactor = Redactor(self._redactor_key)
-        _transport_log_redaction.add(self)
+        transport_log_redaction.add(self)
         if share_with is not None:
             # A copy shares the pool and limits, and never closes what it does not own.
             self._shared = share_with._shared
@@ -193,7 +149,7 @@ class HTTPCore:
                 timeout=DEFAULT_TIMEOUT,
                 follow_redirects=False,
                 verify=True,
-                cookies=_NoServerCookies(),
+                cookies=NoServerCookies(),
             )
         self._shared = _Shared(
             http_client=http_client,
@@ -428,7 +384,7 @@ class HTTPCore:
             # The redactor follows the credentials: one obtained lazily (a token provider)
             # is scrubbed from its first use.
             redact = self.redact
-            plain = _plain_headers(request_headers)
+            plain = plain_headers(request_headers)
             request = shared.http_client.build_request(
                 method,
                 url,
@@ -447,7 +403,7 @@ class HTTPCore:
                     request_headers_out[name] = value
             log_url = redact(str(request.url))
             if self.log_bodies and logger.isEnabledFor(logging.DEBUG):
-                self._log_body("request", method, log_url, _body_for_log(request))
+                self._log_body("request", method, log_url, body_for_log(request))
             if shared.rate_limiter is not None:
                 await shared.rate_limiter.acquire()
             t0 = time.perf_counter()
@@ -582,23 +538,8 @@ class HTTPCore:
         )
 
     def _log_body(self, what: str, method: str, url: str, content: bytes) -> None:
-        text = self.redact(content.decode("utf-8", errors="replace"))
-        if len(text) > _BODY_LOG_LIMIT:
-            text = text[:_BODY_LOG_LIMIT] + f"... ({len(text)} chars)"
+        text = clip_body(self.redact(content.decode("utf-8", errors="replace")))
         logger.debug("%s %s %s %s body: %s", self.api_name, method, url, what, text)
-
-
-class _NoServerCookies(http.cookiejar.CookieJar):
-    """The cookie jar of the clients' own connection pool: keeps no cookie a server sets.
-
-    Both APIs authenticate every request by its headers and keep no session: a cookie a
-    server or gateway sets (load-balancer affinity) has no use here, and reading the
-    ``Set-Cookie`` headers of every answer costs a tenth of a raw httpx request. Cookies set
-    on the jar by hand are still sent; an injected ``httpx.AsyncClient`` keeps its own jar.
-    """
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
 
 
 class _DeadlineExceeded(httpx.TimeoutException):
@@ -611,30 +552,3 @@ class _TooLarge(Exception):
         self.size = size
         self.status_code = status_code
         self.declared = declared
-
-
-def _plain_headers(headers: Mapping[str, str]) -> bool:
-    """Whether every name and value is an ASCII ``str``, no name twice in another case.
-
-    Those can be set one by one on a built request. Others (bytes, non-ASCII text, wrong
-    types, a name repeated) go through ``build_request``, which accepts, repeats or refuses
-    them as it always has.
-    """
-    names = set()
-    for name, value in headers.items():
-        if type(name) is not str or type(value) is not str:
-            return False
-        if not (name.isascii() and value.isascii()):
-            return False
-        names.add(name.lower())
-    return len(names) == len(headers)
-
-
-def _body_for_log(request: httpx.Request) -> bytes:
-    try:
-        return request.content
-    except httpx.RequestNotRead:
-        # A streamed body (multipart uploads): reading it here would consume the stream.
-        kind = request.headers.get("content-type", "streamed").split(";")[0]
-        length = request.headers.get("content-length", "unknown")
-        return f"<{kind} body of {length} bytes, not logged>".encode()
