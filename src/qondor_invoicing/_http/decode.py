@@ -75,7 +75,7 @@ def decode_json(text: str) -> Any:
         raise ValueError("JSON nested too deeply to decode") from None
 
 
-def decode_json_bytes(content: bytes, *, fast: bool = True) -> Any:
+def decode_json_bytes(content: bytes, text: str | None = None, *, fast: bool = True) -> Any:
     """Decode a body as ``json.loads(content)`` would, with `decode_json`'s numbers.
 
     The encoding is UTF-8, -16 or -32, told by the first bytes as ``json.loads`` tells it
@@ -86,6 +86,8 @@ def decode_json_bytes(content: bytes, *, fast: bool = True) -> Any:
     surrogates, too deep, invalid) goes to the standard decoder, whose value or error is
     the answer, so results never depend on whether msgspec is installed.
 
+    ``text``: ``json_text(content)`` when the caller has it already (not decoded again).
+
     Raises:
         ValueError: As `decode_json`, and `UnicodeDecodeError` for bytes that are not text.
     """
@@ -94,4 +96,4 @@ def decode_json_bytes(content: bytes, *, fast: bool = True) -> Any:
             return FAST_DECODER(content)
         except Exception:
             pass  # the standard decoder decides, below
-    return decode_json(json_text(content))
+    return decode_json(json_text(content) if text is None else text)

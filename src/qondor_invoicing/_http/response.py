@@ -215,8 +215,8 @@ def decode_success(
             # What json.loads(bytes) does, keeping the text: JSON is UTF-8 (or UTF-16/32,
             # told by its first bytes), whatever charset the header names. This skips
             # httpx's charset sniffing, which costs more than the decoding itself.
-            data = None if looks_html else decode_json_bytes(content)
             text = json_text(content)
+            data = None if looks_html else decode_json_bytes(content, text)
         except ValueError:  # UnicodeDecodeError, too deep and too long integers included
             looks_html = invalid_json = True
         if looks_html:
