@@ -13,7 +13,8 @@ Run: ``python bench/instructions.py`` (all scenarios; valgrind must be installed
 Scenarios: raw / qonto (raw httpx and ``qonto.supplier_invoices.get()`` on the Qonto body),
 raw-qondor / qondor (the same for Qondor), qonto-std / qondor-std (our ``get()`` as the
 default install runs it: bodies decoded by the standard json module even where msgspec, the
-``speedups`` extra, is importable), core (the request loop alone, Qonto body),
+``speedups`` extra, is importable), core / core-qondor (the request loop alone, Qonto /
+Qondor body),
 parse-qonto (structuring one decoded supplier invoice), parse-qondor (``parse_invoice``).
 """
 
@@ -39,6 +40,7 @@ SCENARIOS = (
     "qondor",
     "qondor-std",
     "core",
+    "core-qondor",
     "parse-qonto",
     "parse-qondor",
 )
@@ -110,6 +112,11 @@ async def _loop(scenario: str, calls: int) -> None:
             async def one() -> None:
                 await qonto._core.request("GET", f"supplier_invoices/{qonto_id}")
 
+        elif scenario == "core-qondor":
+
+            async def one() -> None:
+                await qondor._core.request("GET", f"Invoice/{qondor_id}")
+
         elif scenario == "parse-qonto":
 
             async def one() -> None:
@@ -178,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         ("qondor", "raw-qondor"),
         ("qondor-std", "raw-qondor"),
         ("core", "raw"),
+        ("core-qondor", "raw-qondor"),
     )
     for ours, raw in pairs:
         if ours in counts and raw in counts:

@@ -173,6 +173,22 @@ def test_sync_reconciler(fake: FakeQondor, qondor: QondorSyncClient) -> None:
         assert reconciler.run(dry_run=True).results == ()
 
 
+def test_sync_reconciler_closes_and_lets_go_of_the_loop(fake: FakeQondor) -> None:
+    qondor = QondorSyncClient(api_key="test-key", transport=fake.transport)
+    loop = qondor._bridge.loop
+    finance = InMemoryFinanceSystem.accepting(qondor.invoices.list_unprocessed())
+    with SyncReconciler(qondor, finance=finance, journal=MemoryJournal()) as reconciler:
+        assert "SyncReconciler of" in repr(reconciler)
+        assert reconciler.run().ok
+    with pytest.raises(RuntimeError, match="SyncReconciler is closed"):
+        reconciler.plan()
+    reconciler.close()  # again: nothing happens
+    assert loop._thread.is_alive()  # the client is the caller's: still open
+    assert qondor.invoices.list_unprocessed() == []
+    qondor.close()
+    assert not loop._thread.is_alive()
+
+
 def test_close_stops_the_background_loop(fake: FakeQondor) -> None:
     first = QondorSyncClient(api_key="test-key", transport=fake.transport)
     second = QondorSyncClient(api_key="test-key", transport=fake.transport)

@@ -24,16 +24,17 @@ __all__ = [
 ]
 
 C = TypeVar("C", bound=BaseClient)
-_S = TypeVar("_S", bound="_SyncClient[Any]")
+W = TypeVar("W")
+_O = TypeVar("_O", bound="_Owner[Any]")
 
 
-class _SyncClient(_Bridged[C]):
-    """Lifecycle shared by the sync clients: ``with``, ``close()``, the async client."""
+class _Owner(_Bridged[W]):
+    """A sync object that owns its bridge (a client, a reconciler): ``with`` and ``close()``."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self._bridge.target!r}>"
 
-    def __enter__(self: _S) -> _S:
+    def __enter__(self: _O) -> _O:
         return self
 
     def __exit__(
@@ -45,8 +46,14 @@ class _SyncClient(_Bridged[C]):
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool; the background loop stops with the last sync object."""
+        """Close it (a client's connection pool); the background loop stops with the last
+        sync object. Calling it again does nothing; a method called afterwards raises
+        ``RuntimeError``."""
         self._bridge.close()
+
+
+class _SyncClient(_Owner[C]):
+    """Lifecycle shared by the sync clients: ``with``, ``close()``, the async client."""
 
     @property
     def async_client(self) -> C:
@@ -184,7 +191,7 @@ class QontoSyncClient(_SyncClient[QontoClient]):
         """The supplier-invoice endpoints, blocking (see `SupplierInvoices`)."""
 
 
-class SyncReconciler(_Bridged[Reconciler]):
+class SyncReconciler(_Owner[Reconciler]):
     """A blocking `Reconciler` on sync clients: ``plan()``, ``apply(plan)``, ``run()``.
 
     Args:
@@ -193,6 +200,9 @@ class SyncReconciler(_Bridged[Reconciler]):
             blocking ones (a database) coroutines that use ``anyio.to_thread.run_sync``.
         qonto: The Qonto client, to settle paid payments.
         **options: Any other `Reconciler` argument (``journal``, ``policy``, ...).
+
+    Use as ``with SyncReconciler(...) as reconciler:`` or call ``close()``: that lets go
+    of the background loop (the clients and the journal stay open: they are yours).
 
     Raises:
         ConfigurationError: The two clients were made in different processes.
@@ -220,9 +230,6 @@ class SyncReconciler(_Bridged[Reconciler]):
             **options,
         )
         self._bridge = _Bridge(self, build)
-
-    def __repr__(self) -> str:
-        return f"<SyncReconciler of {self._bridge.target!r}>"
 
     plan: Final = blocking(Reconciler.plan)
     apply: Final = blocking(Reconciler.apply)
