@@ -333,6 +333,13 @@ def test_rules_are_read_only(make: Callable[..., Any]) -> None:
         ({"rate_limit": 0}, "rate_limit"),
         ({"rate_limit": -1.0}, "rate_limit"),
         ({"max_concurrency": 0}, "max_concurrency"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": True}, "timeout"),
+        ({"timeout": (5, 5, 5, 5)}, "timeout"),
+        ({"timeout": httpx.Timeout(5.0, pool=float("nan"))}, "every part"),
+        ({"http_client": httpx.AsyncClient(timeout=-1)}, "http_client's timeout"),
         (
             {
                 "transport": httpx.MockTransport(lambda r: httpx.Response(200)),
@@ -347,3 +354,9 @@ def test_options_are_checked_alike(
 ) -> None:
     with pytest.raises(ConfigurationError, match=match):
         make(**kwargs)
+
+
+@pytest.mark.parametrize("make", CLIENTS)
+@pytest.mark.parametrize("timeout", [None, 0.5, 30, float("inf"), httpx.Timeout(5.0, connect=None)])
+def test_usable_timeouts_are_accepted(make: Callable[..., Any], timeout: Any) -> None:
+    assert make(timeout=timeout)._core.timeout == timeout

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from _kit import BASE_URL, DemoClient, Recorder, make_core, ok
 
-from qondor_invoicing import NOT_GIVEN, NotGiven, RetryPolicy
+from qondor_invoicing import NOT_GIVEN, InvalidInputError, NotGiven, RetryPolicy
 from qondor_invoicing._http import DEFAULT_TIMEOUT, HTTPCore
 
 pytestmark = pytest.mark.anyio
@@ -225,3 +225,13 @@ async def test_core_copy_with_no_changes_is_equivalent() -> None:
     assert twin.headers is not core.headers  # mutating one never changes the other
     await twin.aclose()
     assert not core.is_closed
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), 0, -2.5, "30", (1, 2)])
+async def test_a_call_timeout_that_cannot_work_is_refused_before_sending(timeout: Any) -> None:
+    spy = TimeoutSpy()
+    core = make_core(spy)
+    with pytest.raises(InvalidInputError, match="timeout") as caught:
+        await core.request("GET", "x", timeout=timeout)
+    assert caught.value.field == "timeout"
+    assert spy.seen == []  # nothing was sent

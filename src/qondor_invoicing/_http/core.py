@@ -24,7 +24,7 @@ from ._types import DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .auth import Auth
 from .limits import Limiter
 from .logs import body_for_log, clip_body, transport_log_redaction
-from .options import ClientOptions
+from .options import ClientOptions, timeout_problem
 from .pool import NoServerCookies, plain_headers
 from .redact import Masked, Redactor
 from .response import (
@@ -241,6 +241,9 @@ class HTTPCore:
 
     def _timeout(self, timeout: TimeoutTypes | NotGiven) -> Any:
         if not isinstance(timeout, NotGiven):
+            problem = timeout_problem(timeout)
+            if problem is not None:
+                raise InvalidInputError("timeout", problem, value=timeout)
             return timeout
         if not isinstance(self.timeout, NotGiven):
             return self.timeout

@@ -15,7 +15,13 @@ from ._types import NOT_GIVEN, NotGiven, Sleep, TimeoutTypes
 from .limits import Limiter
 from .retry import RetryPolicy
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientOptions", "check_base_url", "is_loopback"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "ClientOptions",
+    "check_base_url",
+    "is_loopback",
+    "timeout_problem",
+]
 
 DEFAULT_MAX_RESPONSE_BYTES: Final = 20 * 1024 * 1024
 """The largest response body read by default (20 MiB, decompressed)."""
@@ -90,6 +96,36 @@ def check_base_url(value: object, *, source: str = "base_url") -> str:
     return str(url)
 
 
+def _seconds(value: object) -> bool:
+    """Whether ``value`` is a number of seconds a timeout may be: > 0 (``inf`` is no limit)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def timeout_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as a timeout, or ``None`` when the client can use it.
+
+    A timeout is a number of seconds > 0, an ``httpx.Timeout`` whose four parts are such
+    numbers or ``None``, or ``None`` (no timeout). Zero, negative and NaN values are refused
+    before anything is sent: httpx would fail every request with them, and the attempt's
+    deadline (derived from the timeout) could not be computed.
+    """
+    if value is None or _seconds(value):
+        return None
+    if isinstance(value, httpx.Timeout):
+        parts = (value.connect, value.read, value.write, value.pool)
+        if all(part is None or _seconds(part) for part in parts):
+            return None
+        return "every part of an httpx.Timeout must be a number of seconds > 0 or None"
+    shown = repr(value) if isinstance(value, (int, float)) else type(value).__name__
+    return f"must be a number of seconds > 0, an httpx.Timeout or None, not {shown}"
+
+
+def _check_timeout(instance: Any, attribute: Any, value: TimeoutTypes | NotGiven) -> None:
+    problem = None if isinstance(value, NotGiven) else timeout_problem(value)
+    if problem is not None:
+        raise ConfigurationError(f"timeout: {problem}")
+
+
 def _headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return dict(value or {})
 
@@ -150,7 +186,7 @@ class ClientOptions:
     """
 
     base_url: str = attrs.field(converter=check_base_url)
-    timeout: TimeoutTypes | NotGiven = NOT_GIVEN
+    timeout: TimeoutTypes | NotGiven = attrs.field(default=NOT_GIVEN, validator=_check_timeout)
     retry_policy: RetryPolicy = attrs.field(factory=RetryPolicy)
     rate_limit: float | Limiter | None = attrs.field(default=None, validator=_check_rate_limit)
     max_concurrency: int | None = attrs.field(default=None, validator=_check_concurrency)
@@ -167,6 +203,11 @@ class ClientOptions:
     def __attrs_post_init__(self) -> None:
         if self.http_client is not None and self.transport is not None:
             raise ConfigurationError("pass either http_client or transport, not both")
+        if self.http_client is not None and isinstance(self.timeout, NotGiven):
+            # Its own timeout is used: it must be one the deadline can be derived from.
+            problem = timeout_problem(self.http_client.timeout)
+            if problem is not None:
+                raise ConfigurationError(f"the http_client's timeout: {problem}")
 
     @classmethod
     def build(
