@@ -114,7 +114,8 @@ def parse_decimal(value: Any) -> Decimal:
     """Return ``value`` as a `Decimal`; accepts Decimal, int and numeric strings and floats.
 
     Floats go through their shortest ``repr`` so that ``22.1`` becomes ``Decimal("22.1")``
-    rather than its binary approximation. Booleans, non-finite values and values beyond
+    rather than its binary approximation. Booleans, non-finite values, strings with other
+    than ASCII characters (digits of another script) and values beyond
     `MAX_INTEGER_DIGITS` integer digits or `MAX_FRACTION_DIGITS` decimals are refused.
     """
     kind = type(value)
@@ -142,9 +143,10 @@ def parse_decimal(value: Any) -> Decimal:
     elif kind is float:
         result = Decimal(repr(value))
     elif isinstance(value, str):
-        # Decimal() ignores surrounding whitespace itself, and accepts "1_000"; no API
-        # sends that, so it is treated as corrupt.
-        if "_" in value:
+        # Decimal() ignores surrounding whitespace itself, and accepts "1_000" and digits of
+        # any script (Arabic-Indic, fullwidth); no API sends those, so they are treated as
+        # corrupt (as the integer parser does).
+        if "_" in value or not value.isascii():
             raise WireValueError(f"not a decimal number: {_short(value)}")
         try:
             result = Decimal(value)

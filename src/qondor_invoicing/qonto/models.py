@@ -503,6 +503,7 @@ def _configure(strict: bool) -> Any:
                 if (
                     type(text) is str
                     and len(text) <= 7
+                    and text.isascii()
                     and type(currency) is str
                     and currency.isalpha()
                     and "_" not in text
