@@ -336,6 +336,12 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({"retry-after-ms": "x", "Retry-After": "3"}) == 3.0
     assert parse_retry_after({"retry-after-ms": "-5", "Retry-After": "3"}) == 3.0
     assert parse_retry_after(httpx.Headers({"Retry-After": "12"})) == 12.0
+    assert parse_retry_after({"Retry-After": " 1.5 "}) == 1.5
+    assert parse_retry_after({"retry-after-ms": "2500"}) == 2.5
+    # float() reads these; no server sends them: as if the header said nothing usable.
+    for odd in ("\u0661", "\uff13", "1_0", "nan", "-1"):
+        assert parse_retry_after({"Retry-After": odd}) is None, odd
+        assert parse_retry_after({"retry-after-ms": odd, "Retry-After": "3"}) == 3.0, odd
     # HTTP-date against the real clock
     soon = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=10), usegmt=True)
     waited = parse_retry_after({"Retry-After": soon})

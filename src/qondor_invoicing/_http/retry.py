@@ -82,6 +82,17 @@ class RetryPolicy:
         return self.backoff(retry_number)
 
 
+def _number(text: str) -> float | None:
+    """``text`` as a number of seconds written in ASCII, or ``None``: ``float()`` also reads
+    digits of other scripts and ``1_0``, which no server sends."""
+    if not text.isascii() or "_" in text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Return the wait a response asks for, in seconds, or ``None`` if it does not say.
 
@@ -91,21 +102,15 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     lower = {k.lower(): v for k, v in headers.items()}
     ms = lower.get("retry-after-ms")
     if ms is not None:
-        try:
-            value = float(ms) / 1000.0
-        except ValueError:
-            value = -1.0
-        if value >= 0:
-            return value
+        value = _number(ms)
+        if value is not None and value >= 0:
+            return value / 1000.0
     raw = lower.get("retry-after")
     if raw is None:
         return None
     raw = raw.strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        pass
-    else:
+    seconds = _number(raw)
+    if seconds is not None:
         return seconds if seconds >= 0 and seconds == seconds else None
     try:
         when = parsedate_to_datetime(raw)
