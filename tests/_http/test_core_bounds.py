@@ -81,6 +81,22 @@ async def test_an_announced_content_length_over_the_cap_is_refused_before_readin
     assert stream.produced == 0
 
 
+@pytest.mark.parametrize(
+    "declared", ["\u00b2", "\u0661\u0662", "9" * 5000, " 12", "-1", "1e3", "0x10"]
+)
+async def test_an_unreadable_content_length_reads_the_body_under_the_cap(declared: str) -> None:
+    # isdigit() is true of some of these, which int() then refuses: the length announced
+    # is ignored (never a bare ValueError) and the body is read and capped as it comes.
+    stream = Endless()
+    raw = [(b"content-length", declared.encode())]
+    core = make_core(
+        lambda r: httpx.Response(200, headers=raw, stream=stream), max_response_bytes=MiB
+    )
+    with pytest.raises(ResponseTooLargeError) as caught:
+        await core.request("GET", "x")
+    assert MiB < caught.value.received <= MiB + 65536
+
+
 async def test_the_cap_counts_decompressed_bytes() -> None:
     bomb = gzip.compress(b" " * (4 * MiB))  # a few KiB on the wire
     assert len(bomb) < 64 * 1024

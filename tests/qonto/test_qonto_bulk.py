@@ -429,6 +429,20 @@ async def test_every_pointer_form_pairs_its_file(
     assert result.unmatched_errors == ()
 
 
+@pytest.mark.parametrize("pointer", ["/data/\u00b2", "/data/" + "9" * 5000, "/data/\u0661"])
+async def test_a_pointer_with_odd_digits_names_no_file(
+    api: respx.MockRouter, client: QontoClient, pointer: str
+) -> None:
+    # isdigit() is true of each segment, which int() refuses or reads as a position: the
+    # error stays unmatched; the files created are reported all the same.
+    error = {"code": "invalid", "detail": "x", "source": {"pointer": pointer}}
+    names = [pdf(n)[0] for n in (1, 2, 3)]
+    api.post(BULK).respond(json=bulk_answer(names, [error]))
+    result = await client.supplier_invoices.bulk_create([pdf(1), pdf(2), pdf(3)])
+    assert len(result.created) == 3
+    assert [e.pointer for e in result.unmatched_errors] == [pointer]
+
+
 async def test_errors_without_pointer_are_reported_on_every_file_they_may_concern(
     api: respx.MockRouter, client: QontoClient
 ) -> None:

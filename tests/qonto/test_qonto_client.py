@@ -422,6 +422,10 @@ async def test_breaking_out_of_the_iteration_stops_fetching(
         ([], "'supplier_invoices' list"),
         ({"supplier_invoices": [], "meta": {"next_page": "two"}}, "meta.next_page"),
         ({"supplier_invoices": [], "meta": {"next_page": True}}, "meta.next_page"),
+        # isdigit() is true of these; int() refuses the first, reads the second as 12.
+        ({"supplier_invoices": [], "meta": {"next_page": "\u00b2"}}, "meta.next_page"),
+        ({"supplier_invoices": [], "meta": {"next_page": "\u0661\u0662"}}, "meta.next_page"),
+        ({"supplier_invoices": [], "meta": {"total_count": "9" * 5000}}, "meta.total_count"),
         ({"supplier_invoices": [], "meta": []}, "meta is not an object"),
         ({"supplier_invoices": [wire("a")] * 2}, "full page without 'meta'"),
         (

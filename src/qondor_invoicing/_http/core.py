@@ -14,6 +14,7 @@ import attrs
 import httpx
 from anyio.lowlevel import current_token
 
+from .._digits import ascii_int
 from ..errors import (
     EventLoopError,
     InvalidInputError,
@@ -295,10 +296,10 @@ class HTTPCore:
         limit = self.max_response_bytes
         if limit is None:
             return True
-        declared = answer.content_length
-        if declared.isdigit():
-            if int(declared) > limit:
-                raise _TooLarge(int(declared), status_code, declared=True)
+        declared = ascii_int(answer.content_length)
+        if declared is not None:
+            if declared > limit:
+                raise _TooLarge(declared, status_code, declared=True)
             # Not compressed: the body is the declared length (HTTP/1.1 and HTTP/2 framing
             # hold a transport to it), within the cap.
             return answer.content_encoding is None

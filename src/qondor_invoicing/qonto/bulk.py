@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from .._convert import structure
+from .._digits import ascii_int
 from .._http import APIResponse, HTTPCore, NotGiven, TimeoutTypes
 from .._http.error_body import qonto_error_message, qonto_error_source
 from .._http.response import stamp, stamp_each
@@ -182,8 +183,8 @@ def pointer_target(
         if segment in _KEY_SEGMENTS and i + 1 < len(segments):
             return by_key.get(segments[i + 1])
     for segment in segments:
-        if segment.isdigit():
-            position = int(segment)
+        position = ascii_int(segment)
+        if position is not None:
             return chunk[position] if position < len(chunk) else None
     return None
 

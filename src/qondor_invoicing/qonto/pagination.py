@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from .._digits import ascii_int
 from .._http import logger
 from .._render import records_html
 from .._request_id import RequestIdSlot
@@ -61,8 +62,10 @@ def _int_or_none(name: str, value: Any) -> int | None:
         raise TypeError(f"meta.{name} is a boolean")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        number = ascii_int(value.strip(), signed=True)
+        if number is not None:
+            return number
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise ValueError(f"meta.{name} is not an integer: {value!r}")
