@@ -12,10 +12,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from qondor_invoicing import ConfigurationError
 from qondor_invoicing.reconcile.journal import (
     Journal,
     JournalAction,
     JournalConflictError,
+    JournalError,
     JournalEventKind,
     JournalLockedError,
     JournalOutcome,
@@ -241,6 +243,51 @@ async def test_concurrent_claims_one_winner(journal: Journal) -> None:
         for i in range(20):
             tg.start_soon(worker, f"w{i}")
     assert len(winners) == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"synchronous": "OFF"}, {"busy_timeout": -1}, {"busy_timeout": float("nan")}],
+    ids=["synchronous", "negative", "nan"],
+)
+def test_sqlite_options_are_checked(tmp_path: Path, options: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        SqliteJournal(tmp_path / "j.db", **options)  # type: ignore[arg-type]
+
+
+def test_an_empty_sqlite_path_is_refused() -> None:
+    # SQLite would open a temporary file, deleted on close: nothing would survive the run.
+    with pytest.raises(ConfigurationError, match="MemoryJournal"):
+        SqliteJournal("")
+
+
+@pytest.mark.parametrize("where", ["directory", "missing folder", "not a database"])
+async def test_a_file_that_cannot_hold_the_journal_is_a_journal_error(
+    tmp_path: Path, clock: Clock, where: str
+) -> None:
+    path = {
+        "directory": tmp_path,
+        "missing folder": tmp_path / "missing" / "j.db",
+        "not a database": tmp_path / "notes.txt",
+    }[where]
+    if where == "not a database":
+        path.write_bytes(b"these are not the rows you are looking for\n" * 100)
+    journal = SqliteJournal(path, exclusive=where != "directory", clock=clock)
+    with pytest.raises(JournalError, match="cannot open the journal") as caught:
+        await journal.claim("7", "w1", 60)
+    assert isinstance(caught.value.__cause__, (OSError, sqlite3.Error))
+    journal.close()
+
+
+async def test_a_sqlite_failure_during_a_call_is_a_journal_error(
+    tmp_path: Path, clock: Clock
+) -> None:
+    async with SqliteJournal(tmp_path / "j.db", clock=clock) as j:
+        await j.claim("7", "w1", 60)
+        with sqlite3.connect(tmp_path / "j.db") as other:  # someone drops a table under it
+            other.execute("DROP TABLE events")
+        with pytest.raises(JournalError, match="OperationalError"):
+            await j.record_intent("7", JournalAction.BOOK, owner="w1", invoice_id=7)
 
 
 async def test_sqlite_survives_reopen(tmp_path: Path, clock: Clock) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from ...errors import ConfigurationError
 from ._entry import JournalEntry, JournalEvent, JournalOutcome
 from ._errors import JournalError
 from ._filelock import _acquire_file_lock, _create_private, _release_file_lock
@@ -28,6 +30,7 @@ from ._rows import (
 from ._stored import _StoredJournal
 
 _SCHEMA_VERSION = 2
+_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS payments (
         payment_key        TEXT PRIMARY KEY,
@@ -104,8 +107,13 @@ class SqliteJournal(_StoredJournal):
         clock: Wall clock in seconds, for leases and timestamps.
 
     Raises:
+        ConfigurationError: An empty ``path``, an unknown ``synchronous``, a ``busy_timeout``
+            that is not a number of seconds >= 0.
         JournalLockedError: On first use, when ``exclusive`` and another process has the
             journal open.
+        JournalError: On first use, when the file cannot be opened as a journal (a
+            directory, a missing folder, no permission, not an SQLite database); later, when
+            SQLite fails (a full disk).
     """
 
     def __init__(
@@ -118,9 +126,26 @@ class SqliteJournal(_StoredJournal):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(clock=clock)
-        if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
-            raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
+        if not isinstance(synchronous, str) or synchronous.upper() not in _SYNCHRONOUS:
+            raise ConfigurationError(
+                f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}"
+            )
+        if (
+            isinstance(busy_timeout, bool)
+            or not isinstance(busy_timeout, (int, float))
+            or not 0 <= busy_timeout < math.inf
+        ):
+            raise ConfigurationError(
+                f"busy_timeout must be a number of seconds >= 0, not {busy_timeout!r}"
+            )
         self.path: str = os.fspath(path)
+        if not self.path:
+            # SQLite makes an empty name a temporary file, deleted when closed: nothing would
+            # survive the run, which a journal exists for.
+            raise ConfigurationError(
+                "the journal's path is empty; give a file, or use MemoryJournal (or "
+                "':memory:') for a journal that does not outlive the process"
+            )
         self.exclusive = exclusive
         self._synchronous = synchronous.upper()
         self._busy_timeout = busy_timeout
@@ -151,8 +176,16 @@ class SqliteJournal(_StoredJournal):
             if self._closed:
                 raise JournalError(f"{self!r} is closed")
             if self._conn is None:
-                self._conn = self._open()
-            return fn()
+                try:
+                    self._conn = self._open()
+                except (OSError, sqlite3.Error) as exc:
+                    # A directory, a missing folder, no permission, a file that is not a
+                    # database (JournalLockedError, another process's lock, passes as is).
+                    raise JournalError(f"cannot open the journal {self.path!r}: {exc}") from exc
+            try:
+                return fn()
+            except sqlite3.Error as exc:  # a full disk, a file changed under it, ...
+                raise JournalError(f"{self!r}: {type(exc).__name__}: {exc}") from exc
 
     @property
     def _db(self) -> sqlite3.Connection:
