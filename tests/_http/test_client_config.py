@@ -333,6 +333,10 @@ def test_rules_are_read_only(make: Callable[..., Any]) -> None:
         ({"rate_limit": 0}, "rate_limit"),
         ({"rate_limit": -1.0}, "rate_limit"),
         ({"max_concurrency": 0}, "max_concurrency"),
+        ({"headers": {"X-Note": "caf\u00e9"}}, "X-Note must be printable ASCII"),
+        ({"headers": {"X-Note": "a\r\nX-Evil: 1"}}, "without line breaks"),
+        ({"headers": {"X Note": "a"}}, "not an HTTP header name"),
+        ({"headers": {"X-Count": 5}}, "must be a str"),
         ({"timeout": float("nan")}, "timeout"),
         ({"timeout": 0}, "timeout"),
         ({"timeout": -1}, "timeout"),
@@ -360,3 +364,11 @@ def test_options_are_checked_alike(
 @pytest.mark.parametrize("timeout", [None, 0.5, 30, float("inf"), httpx.Timeout(5.0, connect=None)])
 def test_usable_timeouts_are_accepted(make: Callable[..., Any], timeout: Any) -> None:
     assert make(timeout=timeout)._core.timeout == timeout
+
+
+@pytest.mark.parametrize("make", CLIENTS)
+def test_a_refused_header_value_is_never_repeated(make: Callable[..., Any]) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        make(headers={"X-Api-Token": "s3cr3t-t\u00f6ken\n"})
+    assert "s3cr3t" not in str(caught.value)
+    assert make(headers={"X-Empty": "", "X-Tabbed": "a\tb"})._core.headers["X-Tabbed"] == "a\tb"

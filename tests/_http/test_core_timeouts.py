@@ -235,3 +235,12 @@ async def test_a_call_timeout_that_cannot_work_is_refused_before_sending(timeout
         await core.request("GET", "x", timeout=timeout)
     assert caught.value.field == "timeout"
     assert spy.seen == []  # nothing was sent
+
+
+async def test_a_url_httpx_cannot_build_is_refused_before_sending() -> None:
+    spy = TimeoutSpy()
+    core = make_core(spy)
+    with pytest.raises(InvalidInputError, match="URL component 'query' too long") as caught:
+        await core.request("GET", "x", params={"query": "x" * 70_000})
+    assert caught.value.field == "url"
+    assert spy.seen == []

@@ -174,11 +174,13 @@ _HEADER_NAMES = st.sampled_from(
     ["Authorization", "X-Api-Key", "x-api-key", "User-Agent", "accept", "Accept", "Host", "X-A"]
 )
 _HEADER_VALUES = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=6)
+# The ``headers`` option refuses what HTTP/1.1 refuses on the wire: surrounding whitespace.
+_OPTION_VALUES = _HEADER_VALUES.filter(lambda value: value == value.strip(" "))
 
 
 @pytest.mark.anyio
 @given(
-    st.dictionaries(_HEADER_NAMES, _HEADER_VALUES, max_size=4),
+    st.dictionaries(_HEADER_NAMES, _OPTION_VALUES, max_size=4),
     st.dictionaries(_HEADER_NAMES, _HEADER_VALUES, max_size=3),
 )
 async def test_headers_sent_are_those_build_request_merges(

@@ -389,16 +389,23 @@ class HTTPCore:
             # is scrubbed from its first use.
             redact = self.redact
             plain = plain_headers(request_headers)
-            request = shared.http_client.build_request(
-                method,
-                url,
-                params=params,
-                json=json_body,
-                data=data,
-                files=files,
-                headers=None if plain else request_headers,
-                timeout=request_timeout,
-            )
+            try:
+                request = shared.http_client.build_request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    data=data,
+                    files=files,
+                    headers=None if plain else request_headers,
+                    timeout=request_timeout,
+                )
+            except httpx.InvalidURL as exc:
+                # A component over httpx's 64 KiB (a long search text), a character no
+                # URL can hold: the same every time, refused before anything is sent.
+                raise InvalidInputError(
+                    "url", f"the request's URL cannot be built: {redact(str(exc))}"
+                ) from None
             if plain:
                 # What merging them in build_request gives (a name given replaces the
                 # client's), without its cost: it decodes every header again per name.

@@ -126,8 +126,32 @@ def _check_timeout(instance: Any, attribute: Any, value: TimeoutTypes | NotGiven
         raise ConfigurationError(f"timeout: {problem}")
 
 
+# RFC 9110: a field name is a token; a field value visible ASCII with spaces and tabs inside.
+_FIELD_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE: Final = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?")
+
+
 def _headers(value: Mapping[str, str] | None) -> Mapping[str, str]:
-    return dict(value or {})
+    """The ``headers`` option, checked once: a name or value httpx or the server would
+    refuse at every request (or, with a line break, read as another header) is refused
+    here. The messages never repeat a value: it may be a credential."""
+    headers = dict(value or {})
+    for i, (name, field) in enumerate(headers.items()):
+        if not isinstance(name, str) or _FIELD_NAME.fullmatch(name) is None:
+            raise ConfigurationError(
+                f"headers: name #{i + 1} is not an HTTP header name (letters, digits and "
+                "!#$%&'*+-.^_`|~ only)"
+            )
+        if not isinstance(field, str):
+            raise ConfigurationError(
+                f"headers: the value of {name} must be a str, not {type(field).__name__}"
+            )
+        if _FIELD_VALUE.fullmatch(field) is None:
+            raise ConfigurationError(
+                f"headers: the value of {name} must be printable ASCII without line breaks "
+                "or surrounding whitespace"
+            )
+    return headers
 
 
 def _check_rate_limit(instance: Any, attribute: Any, value: float | Limiter | None) -> None:
