@@ -244,3 +244,15 @@ async def test_a_url_httpx_cannot_build_is_refused_before_sending() -> None:
         await core.request("GET", "x", params={"query": "x" * 70_000})
     assert caught.value.field == "url"
     assert spy.seen == []
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"params": {"query": "a\ud800"}}, {"json_body": {"note": "\udfff"}}], ids=repr
+)
+async def test_text_utf8_cannot_carry_is_refused_before_sending(kwargs: dict[str, Any]) -> None:
+    spy = TimeoutSpy()
+    core = make_core(spy)
+    with pytest.raises(InvalidInputError, match="lone surrogate") as caught:
+        await core.request("POST", "x", **kwargs)
+    assert caught.value.field == "text"
+    assert spy.seen == []

@@ -548,6 +548,9 @@ async def test_bad_ids_send_nothing(client: QondorClient, api: respx.MockRouter,
         ({"failure_message": None}, "failure_message"),
         ({"failure_message": 42}, "failure_message"),
         ({"failure_message": "x" * (MAX_FAILURE_MESSAGE_LENGTH + 1)}, "failure_message"),
+        ({"failure_message": "bad\x00byte"}, "failure_message"),
+        ({"failure_message": "bell\x07"}, "failure_message"),
+        ({"failure_message": "lone \ud800 surrogate"}, "failure_message"),
     ],
 )
 async def test_bad_failure_messages_send_nothing(
@@ -557,6 +560,15 @@ async def test_bad_failure_messages_send_nothing(
         await client.invoices.set_as_failed(12345, **kwargs)
     assert info.value.field == field
     assert not api.calls
+
+
+async def test_failure_message_keeps_its_lines_and_tabs(
+    client: QondorClient, api: respx.MockRouter
+) -> None:
+    route = api.put("Invoice/SetAsFailed").respond(200)
+    message = "Article code unknown:\r\n\tROOM-DLX\n\tCONF-DAY"
+    await client.invoices.set_as_failed(UNPROCESSED, failure_message=message)
+    assert sent(route)[2]["failureMessage"] == message
 
 
 async def test_failure_message_at_the_limit_is_sent_trimmed(
@@ -583,7 +595,17 @@ async def test_paid_date_must_be_a_date(
 
 
 @pytest.mark.parametrize(
-    "reference", ["", "   ", 789, "r" * (MAX_EXTERNAL_REFERENCE_LENGTH + 1)], ids=repr
+    "reference",
+    [
+        "",
+        "   ",
+        789,
+        "r" * (MAX_EXTERNAL_REFERENCE_LENGTH + 1),
+        "FIN\x00-1",
+        "FIN-1\nFIN-2",
+        "FIN-\udfff",
+    ],
+    ids=repr,
 )
 async def test_bad_external_references_send_nothing(
     client: QondorClient, api: respx.MockRouter, reference: Any

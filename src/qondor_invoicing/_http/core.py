@@ -406,6 +406,15 @@ class HTTPCore:
                 raise InvalidInputError(
                     "url", f"the request's URL cannot be built: {redact(str(exc))}"
                 ) from None
+            except UnicodeEncodeError as exc:
+                # A text argument (a message, a search, a note) holding a lone surrogate,
+                # which no UTF-8 body or URL can carry.
+                bad = exc.object[exc.start : exc.end]
+                raise InvalidInputError(
+                    "text",
+                    f"an argument holds {bad!a}, which UTF-8 cannot encode (a lone "
+                    "surrogate, from text decoded with errors='surrogateescape'?)",
+                ) from None
             if plain:
                 # What merging them in build_request gives (a name given replaces the
                 # client's), without its cost: it decodes every header again per name.

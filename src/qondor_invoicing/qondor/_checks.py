@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from typing import Final
 
 from ..errors import InvalidInputError
 
@@ -17,12 +19,36 @@ def _check_id(value: object, field: str = "invoice_id") -> int:
     return value
 
 
-def _check_text(value: object, field: str, limit: int, *, what: str) -> str:
+# Control characters: none in a reference; tabs and line breaks are kept in a message.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINES: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _check_text(value: object, field: str, limit: int, *, what: str, lines: bool = False) -> str:
+    """``value`` trimmed: a non-empty string of at most ``limit`` characters, without
+    control characters (``lines``: tabs and line breaks allowed) or lone surrogates."""
     if not isinstance(value, str):
         raise InvalidInputError(field, f"must be a string, not {type(value).__name__}", value=value)
     text = value.strip()
     if not text:
         raise InvalidInputError(field, f"must not be empty: {what}", value=value)
+    bad = (_CONTROL_BUT_LINES if lines else _CONTROL).search(text)
+    if bad is not None:
+        raise InvalidInputError(
+            field,
+            f"holds the control character {bad.group()!a} at position {bad.start()}",
+            value=value,
+        )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInputError(
+                field,
+                f"holds {exc.object[exc.start]!a} at position {exc.start}, a lone "
+                "surrogate UTF-8 cannot encode",
+                value=value,
+            ) from None
     if len(text) > limit:
         raise InvalidInputError(
             field, f"is {len(text)} characters long; at most {limit} are sent", value=value

@@ -235,6 +235,7 @@ class Invoices(Resource):
             "failure_message",
             MAX_FAILURE_MESSAGE_LENGTH,
             what="Qondor shows it to the project manager as the reason",
+            lines=True,
         )
         return await self._change(
             InvoiceAction.SET_AS_FAILED, invoice, {"failureMessage": message}, timeout
