@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from qondor_invoicing import ConfigurationError
+from qondor_invoicing import ConfigurationError, InvalidInputError
 from qondor_invoicing.reconcile.journal import (
     Journal,
     JournalAction,
@@ -518,8 +518,10 @@ async def _old_and_new_payments(journal: Journal, clock: Clock) -> None:
 async def test_prune_forgets_old_personal_data(journal: Journal, clock: Clock) -> None:
     await _old_and_new_payments(journal, clock)
     prune = journal.prune  # type: ignore[attr-defined]
-    with pytest.raises(ValueError, match="older_than"):
+    with pytest.raises(InvalidInputError, match="older_than"):
         await prune(older_than=timedelta(days=-1))
+    with pytest.raises(InvalidInputError, match="timedelta"):
+        await prune(older_than=90)  # days? seconds? refused, nothing pruned
     # 4 events of payment 1, 2 of payment 2, and entry 1's messages.
     assert await prune(older_than=timedelta(days=90)) == 7
     old = await journal.get("1")

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 import attrs
 
+from ...errors import InvalidInputError
 from ._entry import JournalAction, JournalEntry, JournalEvent, JournalEventKind, JournalOutcome
 from ._errors import JournalConflictError, LeaseLostError
 from ._lease import Lease, _Claim
@@ -468,9 +469,22 @@ class _StoredJournal:
 
         Returns:
             How many records were deleted or cleared (events plus entries).
+
+        Raises:
+            InvalidInputError: ``older_than`` is not a ``timedelta``, or is negative.
         """
+        if not isinstance(older_than, timedelta):
+            raise InvalidInputError(
+                "older_than",
+                f"must be a datetime.timedelta (e.g. timedelta(days=90)), not "
+                f"{type(older_than).__name__}",
+                value=older_than,
+            )
         if older_than < timedelta(0):
-            raise ValueError(f"older_than must not be negative, not {older_than!r}")
+            # A negative age would reach into the future: everything closed, today's too.
+            raise InvalidInputError(
+                "older_than", f"must not be negative, not {older_than!r}", value=older_than
+            )
         return int(await self._run(lambda: self._do_prune(older_than)))
 
     async def __aenter__(self: _J) -> _J:
