@@ -649,3 +649,40 @@ async def test_configuration_is_validated(qondor: QondorClient) -> None:
         ReconcilePolicy(max_failure_message_length=5000)
     assert ReconcilePolicy(amount_tolerance="0.01").amount_tolerance == Decimal("0.01")  # type: ignore[arg-type]
     assert "owner=" in repr(Reconciler(qondor, finance=InMemoryFinanceSystem(), owner="w-1"))
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"concurrency": 0}, "concurrency"),
+        ({"concurrency": 2.5}, "concurrency"),
+        ({"concurrency": True}, "concurrency"),
+        ({"concurrency": "4"}, "concurrency"),
+        # A string would be a tuple of characters, one function not a sequence at all.
+        ({"validators": "abc"}, "validators"),
+        ({"validators": DEFAULT_VALIDATORS[0]}, "validators"),
+        ({"journal": object()}, "journal must be a Journal"),
+        ({"policy": {"max_attempts": 3}}, "policy must be a ReconcilePolicy"),
+        ({"owner": 7}, "owner must be a str"),
+        ({"finance": None}, "finance .NoneType. lacks has_article"),
+        ({"qonto": "token"}, "qonto must be a QontoClient"),
+    ],
+)
+async def test_arguments_that_would_fail_mid_run_are_refused_at_once(
+    qondor: QondorClient, options: dict[str, object], match: str
+) -> None:
+    from qondor_invoicing import ConfigurationError
+
+    arguments: dict[str, object] = {"finance": InMemoryFinanceSystem(), **options}
+    with pytest.raises(ConfigurationError, match=match):
+        Reconciler(qondor, **arguments)  # type: ignore[arg-type]
+
+
+def test_a_sync_client_is_pointed_to_the_sync_reconciler(fake: FakeQondor) -> None:
+    from qondor_invoicing import ConfigurationError, QondorSyncClient
+
+    with (
+        QondorSyncClient(api_key="test-key", transport=fake.transport) as sync,
+        pytest.raises(ConfigurationError, match="SyncReconciler"),
+    ):
+        Reconciler(sync, finance=InMemoryFinanceSystem())  # type: ignore[arg-type]

@@ -92,8 +92,7 @@ class Reconciler:
         owner: str | None = None,
         sleep: Sleep | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, not {concurrency!r}")
+        _check_arguments(qondor, finance, qonto, journal, validators, concurrency, policy, owner)
         self.qondor = qondor
         self.finance = finance
         self.qonto = qonto
@@ -170,3 +169,68 @@ class Reconciler:
                 403, the journal cannot be written); its ``report`` tells what was done.
         """
         return await _Applier(self).apply(plan)
+
+
+_FINANCE_METHODS = ("has_article", "vat_rates", "find_customer", "account_for", "book")
+
+
+def _check_arguments(
+    qondor: Any,
+    finance: Any,
+    qonto: Any,
+    journal: Any,
+    validators: Any,
+    concurrency: Any,
+    policy: Any,
+    owner: Any,
+) -> None:
+    """Refuse, when the reconciler is made, what would fail in the middle of a run.
+
+    Raises:
+        ConfigurationError: Naming the argument; a sync client gets the way to use it.
+    """
+    from ..errors import ConfigurationError
+    from ..qondor.client import QondorClient
+    from ..qonto.client import QontoClient
+
+    def refuse(message: str) -> None:
+        raise ConfigurationError(f"Reconciler: {message}")
+
+    for name, value, expected, required in (
+        ("qondor", qondor, QondorClient, True),
+        ("qonto", qonto, QontoClient, False),
+    ):
+        if value is None and not required:
+            continue
+        if not isinstance(value, expected):
+            sync = type(value).__name__.endswith("SyncClient")
+            refuse(
+                f"{name} must be a {expected.__name__}, not {type(value).__name__}"
+                + ("; for blocking code use SyncReconciler with the sync clients" if sync else "")
+            )
+    missing = [m for m in _FINANCE_METHODS if not callable(getattr(finance, m, None))]
+    if missing:
+        refuse(
+            f"finance ({type(finance).__name__}) lacks {', '.join(missing)}: it must be a "
+            "FinanceSystem (see InMemoryFinanceSystem)"
+        )
+    if journal is not None and not isinstance(journal, Journal):
+        refuse(
+            "journal must be a Journal (MemoryJournal, SqliteJournal, ...), not "
+            f"{type(journal).__name__}"
+        )
+    if validators is not None and (
+        isinstance(validators, (str, bytes))
+        or not isinstance(validators, Sequence)
+        or not all(callable(v) for v in validators)
+    ):
+        refuse(
+            "validators must be a sequence of validators (e.g. [*DEFAULT_VALIDATORS, mine]), "
+            f"not {type(validators).__name__}"
+        )
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        refuse(f"concurrency must be an integer >= 1, not {concurrency!r}")
+    if policy is not None and not isinstance(policy, ReconcilePolicy):
+        refuse(f"policy must be a ReconcilePolicy, not {type(policy).__name__}")
+    if owner is not None and not isinstance(owner, str):
+        refuse(f"owner must be a str, not {type(owner).__name__}")
