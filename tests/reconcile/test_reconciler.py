@@ -686,3 +686,32 @@ def test_a_sync_client_is_pointed_to_the_sync_reconciler(fake: FakeQondor) -> No
         pytest.raises(ConfigurationError, match="SyncReconciler"),
     ):
         Reconciler(sync, finance=InMemoryFinanceSystem())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"amount_tolerance": -1},
+        {"amount_tolerance": "nan"},  # every comparison with it would raise mid-run
+        {"amount_tolerance": 0.1},  # a float's binary approximation, not 0.1
+        {"amount_tolerance": "abc"},
+        {"lease_seconds": float("inf")},  # a stalled worker's payments would never move
+        {"lease_seconds": "600"},
+        {"attempts": 2.5},
+        {"settle": "no"},  # a non-empty string is true
+        {"fatal_errors": "KeyboardInterrupt"},
+        {"heartbeat": float("nan")},
+        {"settlement_max_pages": 0},
+    ],
+    ids=repr,
+)
+def test_policy_values_that_cannot_work_are_refused(options: dict[str, object]) -> None:
+    from qondor_invoicing import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=f"ReconcilePolicy: {next(iter(options))}"):
+        ReconcilePolicy(**options)  # type: ignore[arg-type]
+
+
+def test_policy_tolerance_is_exact() -> None:
+    assert ReconcilePolicy(amount_tolerance=" 0.01 ").amount_tolerance == Decimal("0.01")  # type: ignore[arg-type]
+    assert ReconcilePolicy(amount_tolerance=1).amount_tolerance == Decimal(1)  # type: ignore[arg-type]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any, NoReturn
 
 import attrs
 
@@ -25,6 +27,85 @@ _FATAL: tuple[type[BaseException], ...] = (
     PermissionDeniedError,
     ConfigurationError,
 )
+
+
+def _refuse(attribute: attrs.Attribute[Any], what: str, value: object) -> NoReturn:
+    raise ConfigurationError(f"ReconcilePolicy: {attribute.name} must be {what}, not {value!r}")
+
+
+def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):  # "no" would be true
+        _refuse(attribute, "True or False", value)
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not (_real(value) and value > 0):  # type: ignore[operator]
+        _refuse(attribute, "a finite number of seconds > 0", value)
+
+
+def _share(what: str, low: float, high: float) -> Callable[[object, Any, object], None]:
+    """A fraction in the interval ``what`` ("[0, 1)", "(0, 1]", ...) from ``low`` to ``high``."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not _real(value):
+            _refuse(attribute, f"a number in {what}", value)
+        number = float(value)  # type: ignore[arg-type]
+        above = number >= low if what[0] == "[" else number > low
+        below = number <= high if what[-1] == "]" else number < high
+        if not (above and below):
+            _refuse(attribute, f"a number in {what}", value)
+
+    return check
+
+
+def _whole(
+    low: int, high: int | None = None, *, optional: bool = False
+) -> Callable[[object, Any, object], None]:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if optional and value is None:
+            return
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            bounds = f">= {low}" if high is None else f"from {low} to {high}"
+            _refuse(attribute, f"an integer {bounds}" + (" (or None)" if optional else ""), value)
+
+    return check
+
+
+def _tolerance(value: object) -> Decimal:
+    """An exact amount >= 0: a Decimal, an int or a numeric string (a float's binary
+    approximation is refused, as everywhere money is)."""
+    amount: Decimal | None = None
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        amount = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            amount = Decimal(value.strip()) if value.strip().isascii() else None
+        except ArithmeticError:
+            amount = None
+    if amount is None or not amount.is_finite() or amount < 0:
+        raise ConfigurationError(
+            "ReconcilePolicy: amount_tolerance must be an amount >= 0 (a Decimal, an int or "
+            f"a numeric string; not a float), not {value!r}"
+        )
+    return amount
+
+
+def _exception_classes(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple) or not all(
+        isinstance(kind, type) and issubclass(kind, BaseException) for kind in value
+    ):
+        _refuse(attribute, "a tuple of exception classes", value)
 
 
 @attrs.frozen(kw_only=True)
@@ -80,49 +161,38 @@ class ReconcilePolicy:
             warnings say so (as when Qonto cannot be read). ``None``: no limit.
     """
 
-    fail_credit_card_payments: bool = False
-    settle: bool = True
-    check_amounts: bool = True
-    amount_tolerance: Decimal = attrs.field(default=Decimal("0"), converter=Decimal)
-    attempts: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
-    )
-    lease_seconds: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
-    lease_margin: float = attrs.field(
-        default=0.25, validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)]
-    )
-    heartbeat: float = attrs.field(
-        default=1 / 3, validator=[attrs.validators.gt(0.0), attrs.validators.lt(1.0)]
-    )
-    breaker_min_failures: int = attrs.field(default=20, validator=attrs.validators.ge(1))
-    breaker_max_share: float = attrs.field(
-        default=0.5, validator=[attrs.validators.gt(0.0), attrs.validators.le(1.0)]
-    )
+    fail_credit_card_payments: bool = attrs.field(default=False, validator=_flag)
+    settle: bool = attrs.field(default=True, validator=_flag)
+    check_amounts: bool = attrs.field(default=True, validator=_flag)
+    amount_tolerance: Decimal = attrs.field(default=Decimal("0"), converter=_tolerance)
+    attempts: int | None = attrs.field(default=None, validator=_whole(1, optional=True))
+    lease_seconds: float = attrs.field(default=600.0, validator=_seconds)
+    lease_margin: float = attrs.field(default=0.25, validator=_share("[0, 1)", 0.0, 1.0))
+    heartbeat: float = attrs.field(default=1 / 3, validator=_share("(0, 1)", 0.0, 1.0))
+    breaker_min_failures: int = attrs.field(default=20, validator=_whole(1))
+    breaker_max_share: float = attrs.field(default=0.5, validator=_share("(0, 1]", 0.0, 1.0))
     max_failure_message_length: int = attrs.field(
-        default=MAX_FAILURE_MESSAGE_LENGTH,
-        validator=[attrs.validators.ge(20), attrs.validators.le(MAX_FAILURE_MESSAGE_LENGTH)],
+        default=MAX_FAILURE_MESSAGE_LENGTH, validator=_whole(20, MAX_FAILURE_MESSAGE_LENGTH)
     )
-    fatal_errors: tuple[type[BaseException], ...] = _FATAL
+    fatal_errors: tuple[type[BaseException], ...] = attrs.field(
+        default=_FATAL, validator=_exception_classes
+    )
     settlement_window: timedelta | None = attrs.field(default=None)
-    settlement_max_pages: int | None = attrs.field(default=1000)
+    settlement_max_pages: int | None = attrs.field(default=1000, validator=_whole(1, optional=True))
 
     @settlement_window.validator
     def _check_window(self, attribute: attrs.Attribute[timedelta | None], value: object) -> None:
         if value is not None and (not isinstance(value, timedelta) or value <= timedelta(0)):
-            raise ValueError(f"settlement_window must be a positive timedelta, not {value!r}")
-
-    @settlement_max_pages.validator
-    def _check_max_pages(self, attribute: attrs.Attribute[int | None], value: object) -> None:
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise ValueError(f"settlement_max_pages must be an integer >= 1, not {value!r}")
+            raise ConfigurationError(
+                f"ReconcilePolicy: settlement_window must be a positive timedelta, not {value!r}"
+            )
 
     def __attrs_post_init__(self) -> None:
         if self.heartbeat + self.lease_margin >= 1.0:
-            raise ValueError(
-                f"heartbeat ({self.heartbeat}) + lease_margin ({self.lease_margin}) must be "
-                "below 1: the lease would reach its margin before the next renewal"
+            raise ConfigurationError(
+                f"ReconcilePolicy: heartbeat ({self.heartbeat}) + lease_margin "
+                f"({self.lease_margin}) must be below 1: the lease would reach its margin "
+                "before the next renewal"
             )
 
 
