@@ -367,6 +367,15 @@ def test_arguments_checked() -> None:
         PostgresJournal("", connect_timeout=0)
     with pytest.raises(ConfigurationError, match="lock_timeout"):
         PostgresJournal("", lock_timeout=-1)
+    # Types and values that failed later, or waited without bound.
+    with pytest.raises(ConfigurationError, match="conninfo must be a connection string"):
+        PostgresJournal(5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="pool_size"):
+        PostgresJournal("", pool_size=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="reconnect_timeout"):
+        PostgresJournal("", reconnect_timeout=float("inf"))
+    with pytest.raises(ConfigurationError, match="connect_timeout"):
+        PostgresJournal("", connect_timeout=True)
 
 
 def test_lock_space_is_a_signed_int4() -> None:

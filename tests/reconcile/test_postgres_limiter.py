@@ -102,6 +102,10 @@ async def test_daily_quota_slows_the_end_of_the_day(pg_dsn: str, pg_schema: str)
 def test_arguments_and_secrets(pg_dsn: str) -> None:
     with pytest.raises(ConfigurationError, match="rate"):
         PostgresRateLimiter(pg_dsn, rate=0)
+    with pytest.raises(ConfigurationError, match="rate must be a number"):
+        PostgresRateLimiter(pg_dsn, rate="10")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="rate"):
+        PostgresRateLimiter(pg_dsn, rate=float("inf"))
     with pytest.raises(ConfigurationError, match="schema"):
         PostgresRateLimiter(pg_dsn, schema="Bad-Name")
     limiter = PostgresRateLimiter("host=db.invalid password=hunter2 dbname=x")

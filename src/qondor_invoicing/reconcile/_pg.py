@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
+from .._numbers import is_finite_number
 from .._secret import Secret
 from ..errors import ConfigurationError
 from ._pg_transport import check_connection, connection_options, journal_error, redactor_for
@@ -90,6 +91,10 @@ class Connector:
         what: str,
     ) -> None:
         pg = import_psycopg()
+        if not isinstance(conninfo, (str, Secret)):
+            raise ConfigurationError(
+                f"conninfo must be a connection string, not {type(conninfo).__name__}"
+            )
         secret = conninfo if isinstance(conninfo, Secret) else Secret(conninfo)
         try:
             params = pg.conninfo.conninfo_to_dict(secret.get_secret_value())
@@ -98,7 +103,7 @@ class Connector:
             raise ConfigurationError(
                 "conninfo is not a valid PostgreSQL connection string"
             ) from None
-        if not connect_timeout > 0:
+        if not (is_finite_number(connect_timeout) and connect_timeout > 0):
             raise ConfigurationError(f"connect_timeout must be > 0, not {connect_timeout!r}")
         self.conninfo = secret
         self.what = what
@@ -195,10 +200,13 @@ class Pool:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if size < 1:
-            raise ConfigurationError(f"pool_size must be >= 1, not {size!r}")
-        if not reconnect_timeout >= 0:
-            raise ConfigurationError(f"reconnect_timeout must be >= 0, not {reconnect_timeout!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigurationError(f"pool_size must be an integer >= 1, not {size!r}")
+        if not (is_finite_number(reconnect_timeout) and reconnect_timeout >= 0):
+            raise ConfigurationError(
+                "reconnect_timeout must be a finite number of seconds >= 0, "
+                f"not {reconnect_timeout!r}"
+            )
         self.connector = connector
         self.size = size
         self.reconnect_timeout = reconnect_timeout

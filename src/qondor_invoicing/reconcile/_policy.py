@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -10,6 +9,7 @@ from typing import Any, NoReturn
 
 import attrs
 
+from .._numbers import is_finite_number
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -38,12 +38,8 @@ def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> N
         _refuse(attribute, "True or False", value)
 
 
-def _real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not (_real(value) and value > 0):  # type: ignore[operator]
+    if not (is_finite_number(value) and value > 0):  # type: ignore[operator]
         _refuse(attribute, "a finite number of seconds > 0", value)
 
 
@@ -51,7 +47,7 @@ def _share(what: str, low: float, high: float) -> Callable[[object, Any, object]
     """A fraction in the interval ``what`` ("[0, 1)", "(0, 1]", ...) from ``low`` to ``high``."""
 
     def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not _real(value):
+        if not is_finite_number(value):
             _refuse(attribute, f"a number in {what}", value)
         number = float(value)  # type: ignore[arg-type]
         above = number >= low if what[0] == "[" else number > low

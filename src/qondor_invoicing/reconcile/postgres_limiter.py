@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
+from .._numbers import is_finite_number
 from .._secret import Secret
 from ..errors import ConfigurationError
 from ._pg import Connector, Pool
@@ -131,8 +132,8 @@ class PostgresRateLimiter:
         reconnect_timeout: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        if not rate > 0:
-            raise ConfigurationError(f"rate must be > 0, not {rate!r}")
+        if not (is_finite_number(rate) and rate > 0):
+            raise ConfigurationError(f"rate must be a number > 0, not {rate!r}")
         if not 0 <= headroom < 1:
             raise ConfigurationError(f"headroom must be in [0, 1), not {headroom!r}")
         if daily_quota is not None and daily_quota < 1:
