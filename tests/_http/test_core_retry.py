@@ -17,6 +17,7 @@ from qondor_invoicing import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ConflictError,
     InternalServerError,
     NotFoundError,
@@ -398,10 +399,18 @@ async def test_backoff_sleeps_grow_in_the_loop(no_sleep) -> None:
         {"jitter": 1.5},
         {"jitter": -0.1},
         {"max_retry_after": -1},
+        {"max_retries": 2.5},
+        {"max_retries": True},
+        {"initial_delay": float("nan")},  # every backoff would be NaN
+        {"max_delay": float("inf")},  # a wait without bound
+        {"jitter": float("nan")},
+        {"retryable_statuses": "503"},  # not {"5", "0", "3"}
+        {"retryable_statuses": [503, 42]},
+        {"retry_connection_errors": "no"},
     ],
 )
 def test_policy_validates_its_values(kwargs) -> None:
-    with pytest.raises(ValueError, match=r"must be|max_retries|jitter"):
+    with pytest.raises(ConfigurationError, match=r"must be|must hold"):
         RetryPolicy(**kwargs)
 
 

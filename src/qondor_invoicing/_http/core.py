@@ -407,6 +407,8 @@ class HTTPCore:
                     "url", f"the request's URL cannot be built: {redact(str(exc))}"
                 ) from None
             except UnicodeEncodeError as exc:
+                if exc.encoding.replace("-", "").lower() != "utf8":
+                    raise  # a header (ASCII): the options' check keeps those out
                 # A text argument (a message, a search, a note) holding a lone surrogate,
                 # which no UTF-8 body or URL can carry.
                 bad = exc.object[exc.start : exc.end]

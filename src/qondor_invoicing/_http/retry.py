@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 
 import attrs
+
+from .._numbers import is_finite_number
+from ..errors import ConfigurationError
 
 __all__ = ["DEFAULT_RETRYABLE_STATUSES", "RetryPolicy", "parse_retry_after"]
 
@@ -15,8 +18,41 @@ DEFAULT_RETRYABLE_STATUSES: frozenset[int] = frozenset({408, 429, *range(500, 60
 
 
 def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, not {value!r}")
+    if not (is_finite_number(value) and value >= 0):  # NaN or inf: an unbounded wait
+        raise ConfigurationError(
+            f"{attribute.name} must be a finite number of seconds >= 0, not {value!r}"
+        )
+
+
+def _retries(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"max_retries must be an integer >= 0, not {value!r}")
+
+
+def _jitter(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (is_finite_number(value) and 0 <= value <= 1):
+        raise ConfigurationError(f"jitter must be a fraction from 0 to 1, not {value!r}")
+
+
+def _flag(instance: object, attribute: attrs.Attribute[bool], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{attribute.name} must be True or False, not {value!r}")
+
+
+def _statuses(value: Iterable[int]) -> frozenset[int]:
+    """HTTP statuses (integers from 100 to 599); a string is refused, not split into
+    characters."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigurationError(
+            f"retryable_statuses must be a collection of HTTP statuses, not {value!r}"
+        )
+    statuses = frozenset(value)
+    for status in statuses:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ConfigurationError(
+                f"retryable_statuses must hold HTTP statuses (100-599), not {status!r}"
+            )
+    return statuses
 
 
 @attrs.frozen(kw_only=True)
@@ -41,16 +77,14 @@ class RetryPolicy:
         max_retry_after: Longest server-requested wait that is honoured, in seconds.
     """
 
-    max_retries: int = attrs.field(default=3, validator=attrs.validators.ge(0))
+    max_retries: int = attrs.field(default=3, validator=_retries)
     retryable_statuses: frozenset[int] = attrs.field(
-        default=DEFAULT_RETRYABLE_STATUSES, converter=frozenset
+        default=DEFAULT_RETRYABLE_STATUSES, converter=_statuses
     )
-    retry_connection_errors: bool = True
+    retry_connection_errors: bool = attrs.field(default=True, validator=_flag)
     initial_delay: float = attrs.field(default=0.5, validator=_non_negative)
     max_delay: float = attrs.field(default=8.0, validator=_non_negative)
-    jitter: float = attrs.field(
-        default=0.25, validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)]
-    )
+    jitter: float = attrs.field(default=0.25, validator=_jitter)
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
 
     @classmethod
