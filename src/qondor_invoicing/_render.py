@@ -31,7 +31,8 @@ __all__ = [
 
 # Characters a terminal acts on instead of showing: C0 controls (ESC starts escape sequences,
 # BEL rings), DEL, C1 controls (0x9b is a one-byte CSI), and the bidirectional overrides and
-# line separators that reorder or split what is shown.
+# line separators that reorder or split what is shown; and lone surrogates (JSON's "\ud800"
+# decodes to one), which no UTF-8 terminal, log file or database can take.
 _CONTROLS: Final = [
     *range(0x00, 0x20),
     *range(0x7F, 0xA0),
@@ -39,6 +40,7 @@ _CONTROLS: Final = [
     *range(0x2066, 0x206A),
     0x2028,
     0x2029,
+    *range(0xD800, 0xE000),
 ]
 _ESCAPES: Final = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _CONTROLS}
 _ESCAPES_KEEP_LINES: Final = {c: e for c, e in _ESCAPES.items() if c != 0x0A}
@@ -48,8 +50,10 @@ _JSON_ESCAPES: Final = {c: f"\\u{c:04x}" for c in _CONTROLS if c != 0x0A}
 def printable(text: str, *, keep_newlines: bool = False) -> str:
     """Return ``text`` with every control character shown as an escape (``\\x1b``).
 
-    Everything the CLI prints goes through this, so that data from a server (a failure
-    message, a supplier's name) cannot move the cursor, retitle the window or hide text.
+    Everything the CLI prints goes through this, and so do the messages of errors built from
+    a server's answer and what the reconciler journals and logs: data from a server (a
+    failure message, a supplier's name) cannot move the cursor, retitle the window, hide
+    text, or make printing, logging or storing the text fail (a lone surrogate).
     """
     return text.translate(_ESCAPES_KEEP_LINES if keep_newlines else _ESCAPES)
 

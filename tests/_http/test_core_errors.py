@@ -351,3 +351,18 @@ async def test_request_composition() -> None:
     body = request.read()
     assert b"%PDF-1.4" in body
     assert b"k1" in body
+
+
+async def test_a_servers_words_in_an_error_are_printable_and_encodable() -> None:
+    # "\ud800" in JSON decodes to a lone surrogate: printing or logging the error to UTF-8
+    # would fail; ESC would drive the terminal. Both are shown as escapes.
+    body = b'{"errors": [{"code": "invalid", "detail": "bad \\ud800 thing \\u001b[31mred"}]}'
+    core = make_core(
+        lambda r: httpx.Response(422, content=body, headers={"content-type": "application/json"})
+    )
+    with pytest.raises(APIStatusError) as caught:
+        await core.request("GET", "x")
+    text = str(caught.value)
+    text.encode("utf-8")
+    assert "\x1b" not in text
+    assert "\\ud800 thing \\x1b[31mred" in text

@@ -47,7 +47,12 @@ A, S, K = InvoiceAction, InvoiceState, InvoiceKind
 references = st.none() | st.text(
     alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=24
 )
-messages = st.text(min_size=1, max_size=80).filter(lambda s: bool(s.strip()))
+# What set_as_failed accepts: no control character but tabs and line breaks, no surrogate.
+messages = st.text(
+    st.characters(blacklist_categories=("Cc", "Cs")) | st.sampled_from("\t\n"),
+    min_size=1,
+    max_size=80,
+).filter(lambda s: bool(s.strip()))
 faults = st.sampled_from([None, None, "lost_response", "server_error", "connection_error"])
 
 
@@ -192,7 +197,7 @@ class QondorMachine(RuleBasedStateMachine):
             )
         ]
         if action is A.SET_AS_FAILED:
-            blank = data.draw(st.sampled_from(["", "  ", "\n\t", "x" * 2001]))
+            blank = data.draw(st.sampled_from(["", "  ", "\n\t", "x" * 2001, "\x1b[2J", "\ud800"]))
             bad_arguments.append((invoice_id, {"failure_message": blank}))
         if action is A.SET_AS_PAID:
             bad_arguments.append((invoice_id, {"paid_date": paid_as_text_or_datetime(data)}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from pathlib import Path
 
 import anyio
 import pytest
@@ -23,6 +24,7 @@ from qondor_invoicing.reconcile.journal import (
     JournalAction,
     JournalOutcome,
     MemoryJournal,
+    SqliteJournal,
 )
 from qondor_invoicing.reconcile.plan import (
     Book,
@@ -715,3 +717,37 @@ def test_policy_values_that_cannot_work_are_refused(options: dict[str, object]) 
 def test_policy_tolerance_is_exact() -> None:
     assert ReconcilePolicy(amount_tolerance=" 0.01 ").amount_tolerance == Decimal("0.01")  # type: ignore[arg-type]
     assert ReconcilePolicy(amount_tolerance=1).amount_tolerance == Decimal(1)  # type: ignore[arg-type]
+
+
+async def test_a_reference_no_journal_can_store_needs_a_person(
+    fake: FakeQondor, qondor: QondorClient, accepting: FinanceFactory, tmp_path: Path
+) -> None:
+    # JSON's "\ud800" decodes to a lone surrogate; SQLite and PostgreSQL cannot store it.
+    fake.add_invoice()
+    finance = await accepting()
+    finance.reference_prefix = "FIN-\ud800"
+    async with SqliteJournal(tmp_path / "j.db") as journal:
+        (result,) = await Reconciler(qondor, finance=finance, journal=journal).run()
+        assert result.status is StepStatus.NEEDS_PERSON
+        assert "lone surrogate" in result.detail
+        assert "\ud800" not in result.detail  # shown as an escape: printable, storable
+        assert puts(fake) == []
+
+
+async def test_error_texts_from_anywhere_are_journaled_printable(
+    fake: FakeQondor, qondor: QondorClient, accepting: FinanceFactory, tmp_path: Path
+) -> None:
+    fake.add_invoice()
+    finance = await accepting()
+
+    async def refuse(invoice: object, *, idempotency_key: str | None = None) -> str:
+        raise RuntimeError("ledger says \x1b[2J\ud800 no")
+
+    finance.book = refuse  # type: ignore[method-assign]
+    async with SqliteJournal(tmp_path / "j.db") as journal:
+        (result,) = await Reconciler(qondor, finance=finance, journal=journal).run()
+        assert result.status is StepStatus.DEFERRED
+        (entry,) = await journal.unfinished()
+        assert entry.last_error is not None
+        assert "\\x1b[2J\\ud800" in entry.last_error
+        entry.last_error.encode("utf-8")

@@ -12,6 +12,7 @@ from typing import Any, Final, Generic, TypeVar
 import attrs
 import httpx
 
+from .._render import printable
 from .._request_id import set_request_id
 from ..errors import (
     APIConnectionError,
@@ -282,22 +283,28 @@ def status_error(
         "body": body,
         "headers": headers,
     }
+    # The server's words (reason, summary, request id, Location) are shown as escapes where
+    # they hold control characters or lone surrogates: printing or logging the error can
+    # neither drive a terminal nor fail.
     if cls is UnexpectedRedirectError:
         location = headers.get("location")
         message += f": redirect to {location or '(no Location)'} not followed"
-        return UnexpectedRedirectError(message, location=location, **kwargs)
+        return UnexpectedRedirectError(printable(message), location=location, **kwargs)
     if summary:
         message += f": {summary}"
     if request_id:
         message += f" (request id {request_id})"
     if cls is RateLimitError:
-        return RateLimitError(message, retry_after=parse_retry_after(headers), **kwargs)
+        retry_after = parse_retry_after(headers)
+        return RateLimitError(printable(message), retry_after=retry_after, **kwargs)
     if cls is StrongCustomerAuthenticationError:
         token = headers.get(SCA_TOKEN_HEADER) or sca_session_token(body.data)
         if token:  # kept on the error, out of its text (and so of logs)
             message = message.replace(token, "**********")
-        return StrongCustomerAuthenticationError(message, sca_session_token=token, **kwargs)
-    return cls(message, **kwargs)
+        return StrongCustomerAuthenticationError(
+            printable(message), sca_session_token=token, **kwargs
+        )
+    return cls(printable(message), **kwargs)
 
 
 SCA_TOKEN_HEADER: Final = "x-qonto-sca-session-token"

@@ -269,6 +269,15 @@ class _Applier(_Worker):
                     step, fence, f"finance system's book() returned {booked!r}, not a reference"
                 )
             reference = booked.strip()
+            if not reference.isascii() and not storable(reference):
+                # A lone surrogate: no journal can store it and Qondor cannot take it. The
+                # next run's book() (same idempotency key) answers the same: a person's job.
+                return await self._needs_person(
+                    step,
+                    fence,
+                    f"finance system's book() returned {reference!a}, which holds a lone "
+                    "surrogate: it can be neither stored nor sent",
+                )
             try:
                 await journal.record_reference(key, reference, owner=self.owner, token=fence.token)
             except LeaseLostError as exc:
@@ -434,3 +443,13 @@ class _Applier(_Worker):
                 return _Change(_ChangeStatus.MOVED, reason=_why(exc), error=exc)
             return _Change(_ChangeStatus.FAILED, reason=_why(exc), error=exc)
         return _Change(_ChangeStatus.DONE, updated)
+
+
+def storable(text: str) -> bool:
+    """Whether ``text`` can be encoded in UTF-8 (no lone surrogate): what every journal
+    stores and Qondor reads."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from .._render import printable
 from ..errors import InvoicingError
 from ..qondor.models import Invoice, InvoiceAction
 from ..qondor.rules import QONDOR_RULES
@@ -108,7 +109,9 @@ class _Worker:
             redact = getattr(getattr(client, "_core", None), "redact", None)
             if redact is not None:
                 text = redact(text)
-        return text
+        # Control characters and lone surrogates as escapes: storable in every journal,
+        # printable in every log (an exception's text may quote anything).
+        return printable(text)
 
     @property
     def _rules(self) -> Any:
