@@ -292,22 +292,21 @@ async def test_json_numbers_stay_exact_on_money_paths() -> None:
 
 
 @pytest.mark.parametrize(
-    "amount", ['"1e999999999"', "1e999999999", '"1e18"', "0.0000001", '"12345678901234567890"']
+    "amount",
+    [
+        '"1e999999999"',
+        "1e999999999",
+        '"1e18"',
+        "0.0000001",
+        '"12345678901234567890"',
+        # Decimal() reads Arabic-Indic and fullwidth digits as numbers; no API sends them:
+        # an amount spelled so is corrupt, as an integer spelled so already was.
+        '"\u0661\u0662"',
+        '"\uff11\uff12.50"',
+        '"1\u0665"',
+    ],
 )
-async def test_out_of_bounds_amounts_are_refused_at_parse_time(amount: str) -> None:
-    body = f'[{{"id": 1, "status": "Unprocessed", "currency": "NOK", "totalInclVat": {amount}}}]'
-    async with qondor(body) as client:
-        with pytest.raises(ResponseValidationError, match=r"totalInclVat"):
-            await client.invoices.list_unprocessed()
-    raw = page(seed()).replace('"22.10"', amount, 1)
-    with pytest.raises(ResponseValidationError, match=r"total_amount"):
-        await qonto_page(raw)
-
-
-@pytest.mark.parametrize("amount", ['"\u0661\u0662"', '"\uff11\uff12.50"', '"1\u0665"'])
-async def test_amounts_in_digits_of_another_script_are_refused(amount: str) -> None:
-    # Decimal() reads Arabic-Indic and fullwidth digits as numbers; no API sends them: an
-    # amount spelled so is corrupt, as an integer spelled so already was.
+async def test_corrupt_amounts_are_refused_at_parse_time(amount: str) -> None:
     body = f'[{{"id": 1, "status": "Unprocessed", "currency": "NOK", "totalInclVat": {amount}}}]'
     async with qondor(body) as client:
         with pytest.raises(ResponseValidationError, match=r"totalInclVat"):
