@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -22,6 +23,7 @@ __all__ = [
     "html_table",
     "jsonable",
     "model_html",
+    "lone_surrogate",
     "money_html",
     "model_repr",
     "records_html",
@@ -45,6 +47,16 @@ _CONTROLS: Final = [
 _ESCAPES: Final = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _CONTROLS}
 _ESCAPES_KEEP_LINES: Final = {c: e for c, e in _ESCAPES.items() if c != 0x0A}
 _JSON_ESCAPES: Final = {c: f"\\u{c:04x}" for c in _CONTROLS if c != 0x0A}
+
+
+_LONE_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Where ``text`` holds its first lone surrogate (which no UTF-8 text, journal or
+    request can carry), or ``None``."""
+    found = _LONE_SURROGATE.search(text)
+    return None if found is None else found.start()
 
 
 def printable(text: str, *, keep_newlines: bool = False) -> str:

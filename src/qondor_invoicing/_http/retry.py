@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
-from .._numbers import is_finite_number
+from .._validators import flag, is_finite_number, whole
 from ..errors import ConfigurationError
 
 __all__ = ["DEFAULT_RETRYABLE_STATUSES", "RetryPolicy", "parse_retry_after"]
@@ -24,19 +24,9 @@ def _non_negative(instance: object, attribute: attrs.Attribute[float], value: fl
         )
 
 
-def _retries(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigurationError(f"max_retries must be an integer >= 0, not {value!r}")
-
-
 def _jitter(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not (is_finite_number(value) and 0 <= value <= 1):
         raise ConfigurationError(f"jitter must be a fraction from 0 to 1, not {value!r}")
-
-
-def _flag(instance: object, attribute: attrs.Attribute[bool], value: bool) -> None:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{attribute.name} must be True or False, not {value!r}")
 
 
 def _statuses(value: Iterable[int]) -> frozenset[int]:
@@ -77,11 +67,11 @@ class RetryPolicy:
         max_retry_after: Longest server-requested wait that is honoured, in seconds.
     """
 
-    max_retries: int = attrs.field(default=3, validator=_retries)
+    max_retries: int = attrs.field(default=3, validator=whole(0))
     retryable_statuses: frozenset[int] = attrs.field(
         default=DEFAULT_RETRYABLE_STATUSES, converter=_statuses
     )
-    retry_connection_errors: bool = attrs.field(default=True, validator=_flag)
+    retry_connection_errors: bool = attrs.field(default=True, validator=flag())
     initial_delay: float = attrs.field(default=0.5, validator=_non_negative)
     max_delay: float = attrs.field(default=8.0, validator=_non_negative)
     jitter: float = attrs.field(default=0.25, validator=_jitter)

@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Final
 
+from .._render import lone_surrogate
 from ..errors import InvalidInputError
 
 
@@ -39,16 +40,13 @@ def _check_text(value: object, field: str, limit: int, *, what: str, lines: bool
             f"holds the control character {bad.group()!a} at position {bad.start()}",
             value=value,
         )
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InvalidInputError(
-                field,
-                f"holds {exc.object[exc.start]!a} at position {exc.start}, a lone "
-                "surrogate UTF-8 cannot encode",
-                value=value,
-            ) from None
+    at = None if text.isascii() else lone_surrogate(text)
+    if at is not None:
+        raise InvalidInputError(
+            field,
+            f"holds {text[at]!a} at position {at}, a lone surrogate UTF-8 cannot encode",
+            value=value,
+        )
     if len(text) > limit:
         raise InvalidInputError(
             field, f"is {len(text)} characters long; at most {limit} are sent", value=value

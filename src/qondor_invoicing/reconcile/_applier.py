@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 import anyio
 import attrs
 
+from .._render import lone_surrogate
 from ..errors import (
     APIStatusError,
     IllegalTransitionError,
@@ -269,7 +270,7 @@ class _Applier(_Worker):
                     step, fence, f"finance system's book() returned {booked!r}, not a reference"
                 )
             reference = booked.strip()
-            if not reference.isascii() and not storable(reference):
+            if not reference.isascii() and lone_surrogate(reference) is not None:
                 # A lone surrogate: no journal can store it and Qondor cannot take it. The
                 # next run's book() (same idempotency key) answers the same: a person's job.
                 return await self._needs_person(
@@ -443,13 +444,3 @@ class _Applier(_Worker):
                 return _Change(_ChangeStatus.MOVED, reason=_why(exc), error=exc)
             return _Change(_ChangeStatus.FAILED, reason=_why(exc), error=exc)
         return _Change(_ChangeStatus.DONE, updated)
-
-
-def storable(text: str) -> bool:
-    """Whether ``text`` can be encoded in UTF-8 (no lone surrogate): what every journal
-    stores and Qondor reads."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

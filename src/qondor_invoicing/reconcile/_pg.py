@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from .._numbers import is_finite_number
 from .._secret import Secret
+from .._validators import is_finite_number
 from ..errors import ConfigurationError
 from ._pg_transport import check_connection, connection_options, journal_error, redactor_for
 from .journal import JournalError

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import attrs
 
-from .._numbers import is_finite_number
+from .._validators import flag, is_finite_number, refuse, whole
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -29,13 +29,11 @@ _FATAL: tuple[type[BaseException], ...] = (
 )
 
 
+_PREFIX = "ReconcilePolicy: "
+
+
 def _refuse(attribute: attrs.Attribute[Any], what: str, value: object) -> NoReturn:
-    raise ConfigurationError(f"ReconcilePolicy: {attribute.name} must be {what}, not {value!r}")
-
-
-def _flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):  # "no" would be true
-        _refuse(attribute, "True or False", value)
+    refuse(attribute.name, what, value, _PREFIX)
 
 
 def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -54,24 +52,6 @@ def _share(what: str, low: float, high: float) -> Callable[[object, Any, object]
         below = number <= high if what[-1] == "]" else number < high
         if not (above and below):
             _refuse(attribute, f"a number in {what}", value)
-
-    return check
-
-
-def _whole(
-    low: int, high: int | None = None, *, optional: bool = False
-) -> Callable[[object, Any, object], None]:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if optional and value is None:
-            return
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < low
-            or (high is not None and value > high)
-        ):
-            bounds = f">= {low}" if high is None else f"from {low} to {high}"
-            _refuse(attribute, f"an integer {bounds}" + (" (or None)" if optional else ""), value)
 
     return check
 
@@ -157,24 +137,29 @@ class ReconcilePolicy:
             warnings say so (as when Qonto cannot be read). ``None``: no limit.
     """
 
-    fail_credit_card_payments: bool = attrs.field(default=False, validator=_flag)
-    settle: bool = attrs.field(default=True, validator=_flag)
-    check_amounts: bool = attrs.field(default=True, validator=_flag)
+    fail_credit_card_payments: bool = attrs.field(default=False, validator=flag(_PREFIX))
+    settle: bool = attrs.field(default=True, validator=flag(_PREFIX))
+    check_amounts: bool = attrs.field(default=True, validator=flag(_PREFIX))
     amount_tolerance: Decimal = attrs.field(default=Decimal("0"), converter=_tolerance)
-    attempts: int | None = attrs.field(default=None, validator=_whole(1, optional=True))
+    attempts: int | None = attrs.field(
+        default=None, validator=whole(1, optional=True, prefix=_PREFIX)
+    )
     lease_seconds: float = attrs.field(default=600.0, validator=_seconds)
     lease_margin: float = attrs.field(default=0.25, validator=_share("[0, 1)", 0.0, 1.0))
     heartbeat: float = attrs.field(default=1 / 3, validator=_share("(0, 1)", 0.0, 1.0))
-    breaker_min_failures: int = attrs.field(default=20, validator=_whole(1))
+    breaker_min_failures: int = attrs.field(default=20, validator=whole(1, prefix=_PREFIX))
     breaker_max_share: float = attrs.field(default=0.5, validator=_share("(0, 1]", 0.0, 1.0))
     max_failure_message_length: int = attrs.field(
-        default=MAX_FAILURE_MESSAGE_LENGTH, validator=_whole(20, MAX_FAILURE_MESSAGE_LENGTH)
+        default=MAX_FAILURE_MESSAGE_LENGTH,
+        validator=whole(20, MAX_FAILURE_MESSAGE_LENGTH, prefix=_PREFIX),
     )
     fatal_errors: tuple[type[BaseException], ...] = attrs.field(
         default=_FATAL, validator=_exception_classes
     )
     settlement_window: timedelta | None = attrs.field(default=None)
-    settlement_max_pages: int | None = attrs.field(default=1000, validator=_whole(1, optional=True))
+    settlement_max_pages: int | None = attrs.field(
+        default=1000, validator=whole(1, optional=True, prefix=_PREFIX)
+    )
 
     @settlement_window.validator
     def _check_window(self, attribute: attrs.Attribute[timedelta | None], value: object) -> None:

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from .._numbers import is_finite_number
 from .._secret import Secret
+from .._validators import is_finite_number
 from ..errors import ConfigurationError
 from ._pg import Connector, Pool
 

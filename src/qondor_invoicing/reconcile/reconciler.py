@@ -12,10 +12,11 @@ import os
 import secrets
 import socket
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
+from ..errors import ConfigurationError
 from ._applier import _Applier
 from ._fence import Sleep
 from ._planner import _Planner
@@ -189,11 +190,10 @@ def _check_arguments(
     Raises:
         ConfigurationError: Naming the argument; a sync client gets the way to use it.
     """
-    from ..errors import ConfigurationError
     from ..qondor.client import QondorClient
     from ..qonto.client import QontoClient
 
-    def refuse(message: str) -> None:
+    def refuse(message: str) -> NoReturn:
         raise ConfigurationError(f"Reconciler: {message}")
 
     for name, value, expected, required in (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sqlite3
 import threading
@@ -14,6 +13,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from ..._validators import is_finite_number
 from ...errors import ConfigurationError
 from ._entry import JournalEntry, JournalEvent, JournalOutcome
 from ._errors import JournalError
@@ -130,11 +130,7 @@ class SqliteJournal(_StoredJournal):
             raise ConfigurationError(
                 f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}"
             )
-        if (
-            isinstance(busy_timeout, bool)
-            or not isinstance(busy_timeout, (int, float))
-            or not 0 <= busy_timeout < math.inf
-        ):
+        if not (is_finite_number(busy_timeout) and busy_timeout >= 0):
             raise ConfigurationError(
                 f"busy_timeout must be a number of seconds >= 0, not {busy_timeout!r}"
             )
